@@ -1,0 +1,20 @@
+/* Every event of landscape, registered once at start-up: -log_view is the profile. */
+#include <landscape.h>
+
+PetscClassId  LAND_CLASSID;
+PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train;
+
+PetscErrorCode LandRegisterLogEvents(void)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscClassIdRegister("landscape", &LAND_CLASSID));
+  PetscCall(PetscLogEventRegister("DataLoad", LAND_CLASSID, &LAND_DataLoad));
+  PetscCall(PetscLogEventRegister("Forward", LAND_CLASSID, &LAND_Forward));
+  PetscCall(PetscLogEventRegister("Backward", LAND_CLASSID, &LAND_Backward));
+  PetscCall(PetscLogEventRegister("HessMult", LAND_CLASSID, &LAND_HessMult));
+  PetscCall(PetscLogEventRegister("Jacobian", LAND_CLASSID, &LAND_Jacobian));
+  PetscCall(PetscLogEventRegister("DDReduce", LAND_CLASSID, &LAND_Reduce));
+  PetscCall(PetscLogEventRegister("TrainStep", LAND_CLASSID, &LAND_Train));
+  PetscCall(PetscLogEventRegister("IO", LAND_CLASSID, &LAND_IO));
+  PetscFunctionReturn(0);
+}

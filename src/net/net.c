@@ -1,0 +1,259 @@
+/* LandNet: the MLP architecture, its parameter layout (DESIGN §5) and initialisation.
+   theta = for each affine layer l = 1..L: W_l (width[l] x width[l-1], row-major), then b_l. */
+#include <landscape/impl.h>
+
+const char *const LandActivations[] = {"relu", "leaky_relu", "sigmoid", "tanh", "linear", "softplus", "LandActivation", "LAND_ACT_", NULL};
+static const char *const LandInits[] = {"he", "glorot", "normal"};
+
+/*@ LandNetCreate - create an MLP description. Collective. @*/
+PetscErrorCode LandNetCreate(MPI_Comm comm, LandNet *net)
+{
+  LandNet n;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&n));
+  n->comm        = comm;
+  n->act         = LAND_ACT_TANH;
+  n->leaky_slope = 0.01;
+  n->bias        = PETSC_TRUE;
+  n->init_scale  = 1.0;
+  n->nlayers     = 1;
+  PetscCall(PetscStrcpy(n->init, "he"));
+  *net = n;
+  PetscFunctionReturn(0);
+}
+
+/*@ LandNetSetSizes - set the input and output widths (they come from the data). Logically collective. @*/
+PetscErrorCode LandNetSetSizes(LandNet net, PetscInt d, PetscInt k)
+{
+  PetscFunctionBeginUser;
+  net->width[0]            = d;
+  net->width[net->nlayers] = k;
+  PetscFunctionReturn(0);
+}
+
+/*@ LandNetSetFromOptions - read -net_* options. Collective.
+  Options: -net_hidden, -net_activation, -net_leaky_slope, -net_bias, -net_skip, -net_init, -net_init_scale, -net_theta @*/
+PetscErrorCode LandNetSetFromOptions(LandNet net)
+{
+  PetscInt  hidden[LAND_MAX_LAYERS], nh = LAND_MAX_LAYERS - 1, d = net->width[0], k = net->width[net->nlayers], init = 0;
+  PetscBool set;
+
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(net->comm, NULL, "Network (LandNet) options", NULL);
+  PetscCall(PetscOptionsIntArray("-net_hidden", "Hidden layer widths, comma separated (empty: no hidden layer)", "LandNetSetFromOptions", hidden, &nh, &set));
+  if (set) {
+    for (PetscInt l = 0; l < nh; l++) PetscCheck(hidden[l] > 0, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-net_hidden: width %" PetscInt_FMT " of layer %" PetscInt_FMT " must be positive", hidden[l], l + 1);
+    net->nlayers = nh + 1;
+    for (PetscInt l = 0; l < nh; l++) net->width[l + 1] = hidden[l];
+    net->width[0]            = d;
+    net->width[net->nlayers] = k;
+  }
+  PetscCall(PetscOptionsEnum("-net_activation", "Hidden-layer activation", "LandNetSetFromOptions", LandActivations, (PetscEnum)net->act, (PetscEnum *)&net->act, NULL));
+  PetscCall(PetscOptionsReal("-net_leaky_slope", "Negative-side slope of leaky_relu", "LandNetSetFromOptions", net->leaky_slope, &net->leaky_slope, NULL));
+  PetscCall(PetscOptionsBool("-net_bias", "Use biases", "LandNetSetFromOptions", net->bias, &net->bias, NULL));
+  PetscCall(PetscOptionsBool("-net_skip", "Skip connections h_{l+1} = h_l + act(W h_l + b) between hidden layers of equal width", "LandNetSetFromOptions", net->use_skip, &net->use_skip, NULL));
+  PetscCall(PetscOptionsEList("-net_init", "Weight initialisation (he: N(0,2/n_in), glorot: N(0,2/(n_in+n_out)), normal: N(0,scale^2)); biases start at 0", "LandNetSetFromOptions", LandInits, 3, net->init, &init, &set));
+  if (set) PetscCall(PetscStrcpy(net->init, LandInits[init]));
+  PetscCall(PetscOptionsReal("-net_init_scale", "Multiplier of the initial standard deviation (the std itself for -net_init normal)", "LandNetSetFromOptions", net->init_scale, &net->init_scale, NULL));
+  PetscCall(PetscOptionsString("-net_theta", "HDF5 file whose dataset /theta holds the starting parameters", "LandNetSetFromOptions", net->theta_file, net->theta_file, sizeof(net->theta_file), NULL));
+  PetscOptionsEnd();
+  PetscCheck(net->leaky_slope >= 0 && net->leaky_slope < 1, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-net_leaky_slope %g must lie in [0, 1)", (double)net->leaky_slope);
+  PetscCheck(net->init_scale >= 0 && PetscIsNormalReal(net->init_scale + 1), net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-net_init_scale %g must be finite and >= 0", (double)net->init_scale);
+  PetscFunctionReturn(0);
+}
+
+/*@ LandNetSetUp - compute the parameter layout. Collective; safe to call twice. @*/
+PetscErrorCode LandNetSetUp(LandNet net)
+{
+  PetscInt off = 0;
+
+  PetscFunctionBeginUser;
+  if (net->setupcalled) PetscFunctionReturn(0);
+  PetscCheck(net->width[0] > 0 && net->width[net->nlayers] > 0, net->comm, PETSC_ERR_ORDER, "LandNetSetSizes() must be called before LandNetSetUp()");
+  net->maxwidth = 0;
+  net->sumwidth = 0;
+  for (PetscInt l = 1; l <= net->nlayers; l++) {
+    net->woff[l - 1] = off;
+    off += net->width[l] * net->width[l - 1];
+    net->boff[l - 1] = off;
+    if (net->bias) off += net->width[l];
+    /* skip from hidden layer l-1 to hidden layer l: both hidden, equal widths */
+    net->skip[l - 1] = (PetscBool)(net->use_skip && l >= 2 && l < net->nlayers && net->width[l] == net->width[l - 1]);
+    net->maxwidth = PetscMax(net->maxwidth, net->width[l]);
+    net->sumwidth += net->width[l];
+  }
+  net->P           = off;
+  net->setupcalled = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode LandNetGetNumParams(LandNet net, PetscInt *P)
+{
+  PetscFunctionBeginUser;
+  *P = net->P;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode LandNetGetNumLayers(LandNet net, PetscInt *L)
+{
+  PetscFunctionBeginUser;
+  *L = net->nlayers;
+  PetscFunctionReturn(0);
+}
+
+/*@ LandNetGetLayer - view of layer l (1-based) inside theta: W_l starts at w_offset (n_out x n_in,
+  row-major) and b_l at b_offset (-1 without biases). Not collective. @*/
+PetscErrorCode LandNetGetLayer(LandNet net, PetscInt l, PetscInt *n_out, PetscInt *n_in, PetscInt *w_offset, PetscInt *b_offset)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(l >= 1 && l <= net->nlayers, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Layer %" PetscInt_FMT " not in [1, %" PetscInt_FMT "]", l, net->nlayers);
+  if (n_out) *n_out = net->width[l];
+  if (n_in) *n_in = net->width[l - 1];
+  if (w_offset) *w_offset = net->woff[l - 1];
+  if (b_offset) *b_offset = net->bias ? net->boff[l - 1] : -1;
+  PetscFunctionReturn(0);
+}
+
+/*@ LandNetCreateVec - a distributed parameter vector (PETSc's default layout over P). Collective. @*/
+PetscErrorCode LandNetCreateVec(LandNet net, Vec *theta)
+{
+  PetscFunctionBeginUser;
+  PetscCall(VecCreate(net->comm, theta));
+  PetscCall(VecSetSizes(*theta, PETSC_DECIDE, net->P));
+  PetscCall(VecSetFromOptions(*theta));
+  PetscFunctionReturn(0);
+}
+
+/*@ LandNetInitialize - random initial parameters, or those of -net_theta. Collective.
+  Each entry depends only on (seed, global index), so theta does not depend on the rank count. @*/
+PetscErrorCode LandNetInitialize(LandNet net, PetscInt seed, Vec theta)
+{
+  PetscInt   lo, hi;
+  PetscReal *t;
+
+  PetscFunctionBeginUser;
+  if (net->theta_file[0]) {
+    PetscCall(LandNetLoadTheta(net, net->theta_file, "theta", theta));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(VecGetOwnershipRange(theta, &lo, &hi));
+  PetscCall(VecGetArray(theta, &t));
+  for (PetscInt l = 1; l <= net->nlayers; l++) {
+    PetscInt  nin = net->width[l - 1], nout = net->width[l], w0 = net->woff[l - 1], w1 = w0 + nin * nout;
+    PetscReal std;
+    PetscBool he, glorot;
+
+    PetscCall(PetscStrcmp(net->init, "he", &he));
+    PetscCall(PetscStrcmp(net->init, "glorot", &glorot));
+    std = he ? PetscSqrtReal(2.0 / nin) : (glorot ? PetscSqrtReal(2.0 / (nin + nout)) : 1.0);
+    std *= net->init_scale;
+    for (PetscInt j = PetscMax(lo, w0); j < PetscMin(hi, w1); j++) t[j - lo] = std * LandRandNormal(seed, 1, j);
+    if (net->bias)
+      for (PetscInt j = PetscMax(lo, w1); j < PetscMin(hi, w1 + nout); j++) t[j - lo] = 0.0;
+  }
+  PetscCall(VecRestoreArray(theta, &t));
+  PetscFunctionReturn(0);
+}
+
+/*@ LandNetLoadTheta - read parameters from dataset 'dataset' of an HDF5 file. Collective.
+  A wrong length is an error that states the expected one. @*/
+PetscErrorCode LandNetLoadTheta(LandNet net, const char file[], const char dataset[], Vec theta)
+{
+  hid_t      fapl, fid, dset, space, mspace, dxpl;
+  hsize_t    dims[2], start, count;
+  int        ndims;
+  PetscInt   lo, hi;
+  PetscReal *t;
+  PetscBool  exists;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscTestFile(file, 'r', &exists));
+  PetscCheck(exists, net->comm, PETSC_ERR_FILE_OPEN, "Cannot read parameter file %s", file);
+  PetscCall(PetscLogEventBegin(LAND_IO, 0, 0, 0, 0));
+  fapl = H5Pcreate(H5P_FILE_ACCESS);
+  LandCallHDF5(H5Pset_fapl_mpio(fapl, net->comm, MPI_INFO_NULL));
+  fid = H5Fopen(file, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  PetscCheck(fid >= 0, net->comm, PETSC_ERR_FILE_OPEN, "%s is not an HDF5 file", file);
+  PetscCheck(H5Lexists(fid, dataset, H5P_DEFAULT) > 0, net->comm, PETSC_ERR_FILE_UNEXPECTED, "%s has no dataset /%s", file, dataset);
+  dset  = H5Dopen2(fid, dataset, H5P_DEFAULT);
+  space = H5Dget_space(dset);
+  ndims = H5Sget_simple_extent_ndims(space);
+  PetscCheck(ndims == 1, net->comm, PETSC_ERR_FILE_UNEXPECTED, "%s:/%s has %d dimensions; expected a vector of length %" PetscInt_FMT, file, dataset, ndims, net->P);
+  H5Sget_simple_extent_dims(space, dims, NULL);
+  PetscCheck((PetscInt)dims[0] == net->P, net->comm, PETSC_ERR_FILE_UNEXPECTED, "%s:/%s has length %llu; this network expects %" PetscInt_FMT " parameters", file, dataset, (unsigned long long)dims[0], net->P);
+  PetscCall(VecGetOwnershipRange(theta, &lo, &hi));
+  start = lo;
+  count = hi - lo;
+  LandCallHDF5(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &count, NULL));
+  mspace = H5Screate_simple(1, &count, NULL);
+  dxpl   = H5Pcreate(H5P_DATASET_XFER);
+  LandCallHDF5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  PetscCall(VecGetArray(theta, &t));
+  LandCallHDF5(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, space, dxpl, t));
+  for (PetscInt i = 0; i < hi - lo; i++) PetscCheck(PetscIsNormalReal(t[i]) || t[i] == 0, PETSC_COMM_SELF, PETSC_ERR_FP, "%s:/%s entry %" PetscInt_FMT " is not finite", file, dataset, lo + i);
+  PetscCall(VecRestoreArray(theta, &t));
+  H5Pclose(dxpl);
+  H5Sclose(mspace);
+  H5Sclose(space);
+  H5Dclose(dset);
+  H5Fclose(fid);
+  PetscCall(PetscLogEventEnd(LAND_IO, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode LandNetView(LandNet net, PetscViewer viewer)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscViewerASCIIPrintf(viewer, "MLP %" PetscInt_FMT, net->width[0]));
+  for (PetscInt l = 1; l <= net->nlayers; l++) PetscCall(PetscViewerASCIIPrintf(viewer, "-%" PetscInt_FMT, net->width[l]));
+  PetscCall(PetscViewerASCIIPrintf(viewer, ", %s, bias %s, skip %s, init %s (scale %g), P = %" PetscInt_FMT "\n", LandActivations[net->act], net->bias ? "on" : "off", net->use_skip ? "on" : "off", net->init,
+                                   (double)net->init_scale, net->P));
+  PetscFunctionReturn(0);
+}
+
+/*@ LandNetWriteResults - record the architecture as attributes of /net. Collective. @*/
+PetscErrorCode LandNetWriteResults(LandNet net, LandResults res)
+{
+  PetscInt w[LAND_MAX_LAYERS + 1];
+
+  PetscFunctionBeginUser;
+  for (PetscInt l = 0; l <= net->nlayers; l++) w[l] = net->width[l];
+  PetscCall(LandResultsWriteIntArray(res, "/net/widths", net->nlayers + 1, w));
+  PetscCall(LandResultsWriteAttrString(res, "/net", "activation", LandActivations[net->act]));
+  PetscCall(LandResultsWriteAttrInt(res, "/net", "bias", net->bias));
+  PetscCall(LandResultsWriteAttrInt(res, "/net", "skip", net->use_skip));
+  PetscCall(LandResultsWriteAttrInt(res, "/net", "num_params", net->P));
+  PetscCall(LandResultsWriteAttrReal(res, "/net", "leaky_slope", net->leaky_slope));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode LandNetDestroy(LandNet *net)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(*net));
+  PetscFunctionReturn(0);
+}
+
+/* splitmix64 finaliser: a bijective mixer, so (seed, stream, index) -> well-spread 64-bit values. */
+static inline PetscInt64 Mix64(PetscInt64 z)
+{
+  unsigned long long x = (unsigned long long)z;
+  x                    = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x                    = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return (PetscInt64)(x ^ (x >> 31));
+}
+
+PetscReal LandRandUniform(PetscInt64 seed, PetscInt64 stream, PetscInt64 index)
+{
+  unsigned long long x = (unsigned long long)Mix64(Mix64(Mix64(seed + 0x9e3779b97f4a7c15LL) + stream) + index);
+  return ((x >> 11) + 0.5) * (1.0 / 9007199254740992.0); /* in (0, 1) */
+}
+
+/* Box-Muller on two uniforms drawn from indices 2i and 2i+1 of the stream. */
+PetscReal LandRandNormal(PetscInt64 seed, PetscInt64 stream, PetscInt64 index)
+{
+  PetscReal u1 = LandRandUniform(seed, stream, 2 * index), u2 = LandRandUniform(seed, stream, 2 * index + 1);
+  return PetscSqrtReal(-2.0 * PetscLogReal(u1)) * PetscCosReal(2.0 * PETSC_PI * u2);
+}

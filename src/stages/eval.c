@@ -1,0 +1,82 @@
+/* Stage 'eval': loss, gradient and test metrics at the current theta, and a Hessian-vector product
+   along a direction read from a file. Other programs script against these dataset names. */
+#include <landscape/impl.h>
+
+typedef struct {
+  char direction[PETSC_MAX_PATH_LEN];
+} Eval;
+
+static PetscErrorCode SetFromOptions_Eval(LandStage s)
+{
+  Eval *ev = (Eval *)s->data;
+
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(s->run->comm, NULL, "Stage eval: loss, gradient, test metrics, Hessian-vector product", NULL);
+  PetscCall(PetscOptionsString("-eval_hvp_direction", "HDF5 file with a direction v (dataset /direction, else /theta): writes /eval/hvp = H v", "", ev->direction, ev->direction, sizeof(ev->direction), NULL));
+  PetscOptionsEnd();
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Run_Eval(LandStage s)
+{
+  Eval     *ev  = (Eval *)s->data;
+  LandRun   run = s->run;
+  Vec       g;
+  PetscReal f, gnorm, tl, ta, trl, tra;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecDuplicate(run->theta, &g));
+  PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
+  PetscCall(VecNorm(g, NORM_2, &gnorm));
+  PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TRAIN, &trl, &tra));
+  PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TEST, &tl, &ta));
+  PetscCall(LandResultsWriteArray(run->results, "/eval/loss", 1, 1, &f));
+  PetscCall(LandResultsWriteVec(run->results, "/eval/gradient", g));
+  PetscCall(LandResultsWriteArray(run->results, "/eval/gradient_norm", 1, 1, &gnorm));
+  PetscCall(LandResultsWriteArray(run->results, "/eval/train_accuracy", 1, 1, &tra));
+  PetscCall(LandResultsWriteArray(run->results, "/eval/test_loss", 1, 1, &tl));
+  PetscCall(LandResultsWriteArray(run->results, "/eval/test_accuracy", 1, 1, &ta));
+  PetscCall(PetscPrintf(run->comm, "eval: loss %.10e  |g| %.4e  test loss %.6e", (double)f, (double)gnorm, (double)tl));
+  if (ta >= 0) PetscCall(PetscPrintf(run->comm, "  train acc %.4f  test acc %.4f", (double)tra, (double)ta));
+  PetscCall(PetscPrintf(run->comm, "\n"));
+  if (ev->direction[0]) {
+    Vec       v, hv;
+    hid_t     fid;
+    PetscBool has_dir = PETSC_FALSE, exists;
+    PetscCall(PetscTestFile(ev->direction, 'r', &exists));
+    PetscCheck(exists, run->comm, PETSC_ERR_FILE_OPEN, "-eval_hvp_direction %s: no such file", ev->direction);
+    fid = H5Fopen(ev->direction, H5F_ACC_RDONLY, H5P_DEFAULT);
+    PetscCheck(fid >= 0, run->comm, PETSC_ERR_FILE_OPEN, "-eval_hvp_direction %s is not an HDF5 file", ev->direction);
+    has_dir = (PetscBool)(H5Lexists(fid, "direction", H5P_DEFAULT) > 0);
+    H5Fclose(fid);
+    PetscCall(VecDuplicate(run->theta, &v));
+    PetscCall(VecDuplicate(run->theta, &hv));
+    PetscCall(LandNetLoadTheta(run->net, ev->direction, has_dir ? "direction" : "theta", v));
+    PetscCall(LandObjectiveHessianMult(run->obj, run->theta, v, hv));
+    PetscCall(LandResultsWriteVec(run->results, "/eval/hvp", hv));
+    PetscCall(VecDestroy(&v));
+    PetscCall(VecDestroy(&hv));
+  }
+  PetscCall(VecDestroy(&g));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Destroy_Eval(LandStage s)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(s->data));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode LandStageCreate_Eval(LandStage s)
+{
+  Eval *ev;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&ev));
+  s->data           = ev;
+  s->setfromoptions = SetFromOptions_Eval;
+  s->run_stage      = Run_Eval;
+  s->destroy        = Destroy_Eval;
+  PetscFunctionReturn(0);
+}

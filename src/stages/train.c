@@ -1,0 +1,333 @@
+/* Stage 'train': full-batch TAO (any -train_tao_type; Newton types get the Hessian shell), or
+   mini-batch SGD with momentum / Adam on shuffled whole chunks.
+   SGD and Adam are bitwise reproducible across rank counts: batches are whole chunks, gradients
+   are summed in double-double, and the updates are elementwise. TAO's internal reductions (VecDot,
+   VecNorm) are not, so TAO runs agree across rank counts to round-off only (docs/algorithms.md). */
+#include <landscape/impl.h>
+#include <petsctime.h>
+
+typedef enum {
+  TRAIN_TAO,
+  TRAIN_SGD,
+  TRAIN_ADAM
+} TrainType;
+static const char *const TrainTypes[] = {"tao", "sgd", "adam", "TrainType", "TRAIN_", NULL};
+
+typedef struct {
+  TrainType type;
+  PetscInt  epochs, batch_size, max_it, monitor_interval, history_interval;
+  PetscReal lr, momentum, beta1, beta2, eps, gatol, loss_target;
+  PetscBool monitor;
+  Tao       tao;
+  Mat       H;
+  Vec       g, m, v; /* gradient, SGD velocity or Adam first moment, Adam second moment */
+  /* history */
+  PetscInt   nhist, maxhist;
+  PetscReal *hist; /* rows: step, epoch, loss, gnorm, test_loss, test_acc, time */
+  PetscLogDouble t0;
+  PetscInt   step;
+} Train;
+
+#define NHIST 7
+
+static PetscErrorCode Record(LandStage s, PetscInt epoch, PetscReal loss, PetscReal gnorm, PetscBool print)
+{
+  Train         *tr  = (Train *)s->data;
+  LandRun        run = s->run;
+  PetscReal      tl, ta;
+  PetscLogDouble t;
+
+  PetscFunctionBeginUser;
+  PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TEST, &tl, &ta));
+  PetscCall(PetscTime(&t));
+  if (tr->nhist == tr->maxhist) {
+    tr->maxhist = 2 * tr->maxhist + 64;
+    PetscCall(PetscRealloc(sizeof(PetscReal) * NHIST * tr->maxhist, &tr->hist));
+  }
+  {
+    PetscReal *h = tr->hist + NHIST * tr->nhist++;
+    h[0]         = tr->step;
+    h[1]         = epoch;
+    h[2]         = loss;
+    h[3]         = gnorm;
+    h[4]         = tl;
+    h[5]         = ta;
+    h[6]         = t - tr->t0;
+  }
+  if (print && tr->monitor) {
+    PetscCall(PetscPrintf(run->comm, "train: %s %6" PetscInt_FMT "  loss %.6e  |g| %.3e", tr->type == TRAIN_TAO ? "it" : "epoch", tr->type == TRAIN_TAO ? tr->step : epoch, (double)loss, (double)gnorm));
+    if (!PetscIsNanReal(tl)) PetscCall(PetscPrintf(run->comm, "  test loss %.4e", (double)tl));
+    if (ta >= 0) PetscCall(PetscPrintf(run->comm, "  acc %.4f", (double)ta));
+    PetscCall(PetscPrintf(run->comm, "  %.1f s\n", t - tr->t0));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode TaoObjGrad(Tao tao, Vec x, PetscReal *f, Vec g, void *ctx)
+{
+  LandStage s = (LandStage)ctx;
+
+  PetscFunctionBeginUser;
+  PetscCall(LandObjectiveEvaluate(s->run->obj, x, f, g));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode TaoHess(Tao tao, Vec x, Mat H, Mat Hpre, void *ctx)
+{
+  PetscFunctionBeginUser;
+  PetscCall(LandObjectiveHessianSetPoint(H, x));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode TaoMon(Tao tao, void *ctx)
+{
+  LandStage s  = (LandStage)ctx;
+  Train    *tr = (Train *)s->data;
+  PetscInt  it;
+  PetscReal f, gnorm;
+  PetscBool print;
+
+  PetscFunctionBeginUser;
+  PetscCall(TaoGetSolutionStatus(tao, &it, &f, &gnorm, NULL, NULL, NULL));
+  tr->step = it;
+  print    = (PetscBool)(it % tr->monitor_interval == 0);
+  if (it % tr->history_interval == 0 || print) PetscCall(Record(s, 0, f, gnorm, print));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode SetFromOptions_Train(LandStage s)
+{
+  Train *tr = (Train *)s->data;
+
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(s->run->comm, NULL, "Stage train: optimisation of the parameters", NULL);
+  PetscCall(PetscOptionsEnum("-train_type", "Optimiser: tao (full batch, -train_tao_* options), sgd (momentum), adam", "", TrainTypes, (PetscEnum)tr->type, (PetscEnum *)&tr->type, NULL));
+  PetscCall(PetscOptionsInt("-train_epochs", "sgd/adam: passes over the training set", "", tr->epochs, &tr->epochs, NULL));
+  PetscCall(PetscOptionsInt("-train_batch_size", "sgd/adam: rows per mini-batch, a multiple of -data_chunk_size (0: full batch)", "", tr->batch_size, &tr->batch_size, NULL));
+  PetscCall(PetscOptionsReal("-train_lr", "sgd/adam: learning rate", "", tr->lr, &tr->lr, NULL));
+  PetscCall(PetscOptionsReal("-train_momentum", "sgd: momentum mu (v = mu v + g, theta -= lr v)", "", tr->momentum, &tr->momentum, NULL));
+  PetscCall(PetscOptionsReal("-train_beta1", "adam: first-moment decay", "", tr->beta1, &tr->beta1, NULL));
+  PetscCall(PetscOptionsReal("-train_beta2", "adam: second-moment decay", "", tr->beta2, &tr->beta2, NULL));
+  PetscCall(PetscOptionsReal("-train_eps", "adam: epsilon", "", tr->eps, &tr->eps, NULL));
+  PetscCall(PetscOptionsInt("-train_max_it", "Maximum number of steps (sgd/adam: optimizer steps; tao: iterations)", "", tr->max_it, &tr->max_it, NULL));
+  PetscCall(PetscOptionsReal("-train_gatol", "sgd/adam with full batch: stop when ||grad|| <= gatol", "", tr->gatol, &tr->gatol, NULL));
+  PetscCall(PetscOptionsReal("-train_loss_target", "Stop when the training loss falls below this value", "", tr->loss_target, &tr->loss_target, NULL));
+  PetscCall(PetscOptionsBool("-train_monitor", "Print progress lines", "", tr->monitor, &tr->monitor, NULL));
+  PetscCall(PetscOptionsInt("-train_monitor_interval", "Print every this many epochs (tao/full batch: steps); 0: automatic", "", tr->monitor_interval, &tr->monitor_interval, NULL));
+  PetscCall(PetscOptionsInt("-train_history_interval", "Record history every this many epochs (tao/full batch: steps)", "", tr->history_interval, &tr->history_interval, NULL));
+  PetscOptionsEnd();
+  PetscCheck(tr->epochs >= 0 && tr->max_it >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_epochs and -train_max_it must be >= 0");
+  PetscCheck(tr->lr > 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_lr %g must be positive", (double)tr->lr);
+  PetscCheck(tr->beta1 >= 0 && tr->beta1 < 1 && tr->beta2 >= 0 && tr->beta2 < 1, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_beta1 and -train_beta2 must lie in [0, 1)");
+  PetscCheck(tr->history_interval >= 1 && tr->monitor_interval >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_history_interval must be >= 1 and -train_monitor_interval >= 0");
+  PetscCheck(tr->batch_size >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_batch_size must be >= 0");
+  if (tr->type != TRAIN_TAO) {
+    PetscInt chunk;
+    PetscCall(LandDataGetChunkSize(s->run->data, &chunk));
+    PetscCheck(tr->batch_size % chunk == 0, s->run->comm, PETSC_ERR_ARG_INCOMP, "-train_batch_size %" PetscInt_FMT " is not a multiple of -data_chunk_size %" PetscInt_FMT " (mini-batches are whole chunks)", tr->batch_size, chunk);
+  } else {
+    /* TAO reads its own options now, so that -train_tao_* typos are caught like any other */
+    PetscCall(TaoCreate(s->run->comm, &tr->tao));
+    PetscCall(TaoSetOptionsPrefix(tr->tao, "train_"));
+    PetscCall(TaoSetType(tr->tao, TAOLMVM));
+    PetscCall(TaoSetFromOptions(tr->tao));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RunTao(LandStage s)
+{
+  Train   *tr  = (Train *)s->data;
+  LandRun  run = s->run;
+  PetscInt maxit;
+  TaoConvergedReason reason;
+
+  PetscFunctionBeginUser;
+  PetscCall(TaoSetSolution(tr->tao, run->theta));
+  PetscCall(TaoSetObjectiveAndGradient(tr->tao, NULL, TaoObjGrad, s));
+  PetscCall(LandObjectiveCreateHessian(run->obj, run->theta, &tr->H));
+  PetscCall(TaoSetHessian(tr->tao, tr->H, tr->H, TaoHess, s));
+  PetscCall(TaoSetMonitor(tr->tao, TaoMon, s, NULL));
+  PetscCall(TaoGetMaximumIterations(tr->tao, &maxit));
+  if (tr->max_it > 0) PetscCall(TaoSetMaximumIterations(tr->tao, tr->max_it));
+  if (tr->loss_target > PETSC_NINFINITY) PetscCall(TaoSetFunctionLowerBound(tr->tao, tr->loss_target));
+  if (tr->monitor_interval == 0) tr->monitor_interval = PetscMax(1, (tr->max_it > 0 ? tr->max_it : maxit) / 20);
+  PetscCall(TaoSolve(tr->tao));
+  PetscCall(TaoGetConvergedReason(tr->tao, &reason));
+  PetscCall(PetscPrintf(run->comm, "train: TAO %s after %" PetscInt_FMT " iterations\n", TaoConvergedReasons[reason], tr->step));
+  PetscCall(LandResultsWriteAttrString(run->results, "/train", "converged_reason", TaoConvergedReasons[reason]));
+  PetscFunctionReturn(0);
+}
+
+/* Seeded permutation of the chunk ids for one epoch (Fisher-Yates; depends on seed and epoch only). */
+static void ShuffleChunks(PetscInt64 seed, PetscInt epoch, PetscInt n, PetscInt *perm)
+{
+  for (PetscInt i = 0; i < n; i++) perm[i] = i;
+  for (PetscInt i = n - 1; i > 0; i--) {
+    PetscInt j = (PetscInt)(LandRandUniform(seed, 5000 + epoch, i) * (i + 1)), t;
+    j          = PetscMin(j, i);
+    t          = perm[i];
+    perm[i]    = perm[j];
+    perm[j]    = t;
+  }
+}
+
+static PetscErrorCode RunFirstOrder(LandStage s)
+{
+  Train         *tr  = (Train *)s->data;
+  LandRun        run = s->run;
+  const LandSet *set;
+  PetscInt       chunk, nchunks, bc, nbatch, *perm, epochs = tr->epochs;
+  PetscReal      f = 0, gnorm = 0;
+  PetscBool      full, stop = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  PetscCall(LandDataGetSet(run->data, LAND_SET_TRAIN, &set));
+  PetscCall(LandDataGetChunkSize(run->data, &chunk));
+  nchunks = (set->N + chunk - 1) / chunk;
+  bc      = tr->batch_size ? PetscMin(tr->batch_size / chunk, nchunks) : nchunks;
+  full    = (PetscBool)(bc == nchunks);
+  nbatch  = (nchunks + bc - 1) / bc;
+  if (full && tr->max_it > 0) epochs = tr->max_it; /* full batch: one step per epoch */
+  if (tr->monitor_interval == 0) tr->monitor_interval = full ? PetscMax(1, epochs / 20) : 1;
+  PetscCall(VecDuplicate(run->theta, &tr->g));
+  PetscCall(VecDuplicate(run->theta, &tr->m));
+  PetscCall(VecZeroEntries(tr->m));
+  if (tr->type == TRAIN_ADAM) {
+    PetscCall(VecDuplicate(run->theta, &tr->v));
+    PetscCall(VecZeroEntries(tr->v));
+  }
+  PetscCall(PetscMalloc1(nchunks, &perm));
+  for (PetscInt epoch = 0; epoch < epochs && !stop; epoch++) {
+    PetscReal fsum[2] = {0, 0};
+    if (full) for (PetscInt i = 0; i < nchunks; i++) perm[i] = i;
+    else ShuffleChunks(run->seed, epoch, nchunks, perm);
+    for (PetscInt b = 0; b < nbatch && !stop; b++) {
+      PetscInt         nb = PetscMin(bc, nchunks - b * bc), lo, hi;
+      PetscReal       *th, *m, *v = NULL;
+      const PetscReal *g;
+
+      PetscCall(PetscLogEventBegin(LAND_Train, 0, 0, 0, 0));
+      PetscCall(LandObjectiveEvaluateChunks(run->obj, run->theta, nb, full ? NULL : perm + b * bc, &f, tr->g));
+      PetscCheck(!PetscIsInfOrNanReal(f), run->comm, PETSC_ERR_FP, "train: the loss became %g at step %" PetscInt_FMT "; lower -train_lr", (double)f, tr->step);
+      LandDDAccumulate(1, &f, fsum);
+      if (full) {
+        PetscCall(VecNorm(tr->g, NORM_2, &gnorm));
+        if (gnorm <= tr->gatol || f <= tr->loss_target) {
+          stop = PETSC_TRUE;
+          PetscCall(PetscLogEventEnd(LAND_Train, 0, 0, 0, 0));
+          break;
+        }
+      }
+      tr->step++;
+      PetscCall(VecGetOwnershipRange(run->theta, &lo, &hi));
+      PetscCall(VecGetArray(run->theta, &th));
+      PetscCall(VecGetArrayRead(tr->g, &g));
+      PetscCall(VecGetArray(tr->m, &m));
+      if (tr->type == TRAIN_SGD) {
+        for (PetscInt i = 0; i < hi - lo; i++) {
+          m[i] = tr->momentum * m[i] + g[i];
+          th[i] -= tr->lr * m[i];
+        }
+      } else {
+        const PetscReal c1 = 1.0 - PetscPowRealInt(tr->beta1, tr->step), c2 = 1.0 - PetscPowRealInt(tr->beta2, tr->step);
+        PetscCall(VecGetArray(tr->v, &v));
+        for (PetscInt i = 0; i < hi - lo; i++) {
+          m[i] = tr->beta1 * m[i] + (1 - tr->beta1) * g[i];
+          v[i] = tr->beta2 * v[i] + (1 - tr->beta2) * g[i] * g[i];
+          th[i] -= tr->lr * (m[i] / c1) / (PetscSqrtReal(v[i] / c2) + tr->eps);
+        }
+        PetscCall(VecRestoreArray(tr->v, &v));
+      }
+      PetscCall(VecRestoreArray(tr->m, &m));
+      PetscCall(VecRestoreArrayRead(tr->g, &g));
+      PetscCall(VecRestoreArray(run->theta, &th));
+      PetscCall(PetscLogEventEnd(LAND_Train, 0, 0, 0, 0));
+      if (tr->max_it > 0 && tr->step >= tr->max_it) stop = PETSC_TRUE;
+    }
+    if (!full) {
+      /* epoch loss: mean of the mini-batch losses (each exact for its batch) */
+      f = fsum[0] / nbatch;
+      PetscCall(VecNorm(tr->g, NORM_2, &gnorm));
+      if (f <= tr->loss_target) stop = PETSC_TRUE;
+    }
+    if ((epoch + 1) % tr->history_interval == 0 || (epoch + 1) % tr->monitor_interval == 0 || stop || epoch + 1 == epochs)
+      PetscCall(Record(s, epoch + 1, f, gnorm, (PetscBool)((epoch + 1) % tr->monitor_interval == 0 || stop || epoch + 1 == epochs)));
+  }
+  PetscCall(PetscFree(perm));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Run_Train(LandStage s)
+{
+  Train    *tr  = (Train *)s->data;
+  LandRun   run = s->run;
+  PetscReal f, gnorm, tl, ta;
+  Vec       g;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscTime(&tr->t0));
+  PetscCall(VecDuplicate(run->theta, &g));
+  PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
+  PetscCall(VecNorm(g, NORM_2, &gnorm));
+  if (tr->type != TRAIN_TAO) PetscCall(Record(s, 0, f, gnorm, PETSC_TRUE));
+  if (tr->type == TRAIN_TAO) PetscCall(RunTao(s));
+  else PetscCall(RunFirstOrder(s));
+  /* final numbers on the full training set */
+  PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
+  PetscCall(VecNorm(g, NORM_2, &gnorm));
+  PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TEST, &tl, &ta));
+  PetscCall(VecDestroy(&g));
+  PetscCall(LandResultsWriteArray(run->results, "/train/history", tr->nhist, NHIST, tr->hist));
+  PetscCall(LandResultsWriteAttrString(run->results, "/train/history", "columns", "step,epoch,loss,grad_norm,test_loss,test_accuracy,time_s"));
+  PetscCall(LandResultsWriteAttrString(run->results, "/train", "type", TrainTypes[tr->type]));
+  PetscCall(LandResultsWriteAttrInt(run->results, "/train", "steps", tr->step));
+  PetscCall(LandResultsWriteAttrReal(run->results, "/train", "loss", f));
+  PetscCall(LandResultsWriteAttrReal(run->results, "/train", "grad_norm", gnorm));
+  PetscCall(LandResultsWriteAttrReal(run->results, "/train", "test_loss", tl));
+  PetscCall(LandResultsWriteAttrReal(run->results, "/train", "test_accuracy", ta));
+  PetscCall(PetscPrintf(run->comm, "train: done: %s, %" PetscInt_FMT " steps, loss %.6e, |g| %.3e", TrainTypes[tr->type], tr->step, (double)f, (double)gnorm));
+  if (!PetscIsNanReal(tl)) PetscCall(PetscPrintf(run->comm, ", test loss %.4e", (double)tl));
+  if (ta >= 0) PetscCall(PetscPrintf(run->comm, ", test accuracy %.4f", (double)ta));
+  PetscCall(PetscPrintf(run->comm, "\n"));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Destroy_Train(LandStage s)
+{
+  Train *tr = (Train *)s->data;
+
+  PetscFunctionBeginUser;
+  PetscCall(TaoDestroy(&tr->tao));
+  PetscCall(MatDestroy(&tr->H));
+  PetscCall(VecDestroy(&tr->g));
+  PetscCall(VecDestroy(&tr->m));
+  PetscCall(VecDestroy(&tr->v));
+  PetscCall(PetscFree(tr->hist));
+  PetscCall(PetscFree(s->data));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode LandStageCreate_Train(LandStage s)
+{
+  Train *tr;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&tr));
+  tr->type             = TRAIN_ADAM;
+  tr->epochs           = 10;
+  tr->lr               = 1e-3;
+  tr->momentum         = 0.9;
+  tr->beta1            = 0.9;
+  tr->beta2            = 0.999;
+  tr->eps              = 1e-8;
+  tr->gatol            = 0;
+  tr->loss_target      = PETSC_NINFINITY;
+  tr->monitor          = PETSC_TRUE;
+  tr->history_interval = 1;
+  s->data              = tr;
+  s->setfromoptions    = SetFromOptions_Train;
+  s->run_stage         = Run_Train;
+  s->destroy           = Destroy_Train;
+  PetscFunctionReturn(0);
+}
