@@ -31,6 +31,7 @@ struct _p_LandData {
   PetscReal noise, rho, quantile;
   PetscInt  teacher_hidden[16], teacher_nhidden;
   PetscInt  teacher_act;
+  PetscBool classify; /* teacher: labels = argmax of the teacher output */
   PetscReal *teacher_theta; /* replicated teacher parameters */
   PetscErrorCode (*genrow)(LandData, PetscInt64 key, PetscReal *x, PetscReal *y, PetscInt *label);
   PetscBool setupcalled;

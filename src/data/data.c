@@ -167,9 +167,19 @@ static PetscErrorCode Generate(LandData data)
   SetLayout(data, &data->set[LAND_SET_TEST], data->gen_test_n);
   for (int s = 0; s < 2; s++) {
     LandSet *set = &data->set[s];
-    PetscCall(AllocSet(data, set, PETSC_FALSE));
+    PetscCall(AllocSet(data, set, data->classify));
     /* test rows come from a different key range than training rows */
-    for (PetscInt i = 0; i < set->n; i++) PetscCall(data->genrow(data, (PetscInt64)s * (1LL << 40) + set->rstart + i, set->X + i * data->d, set->Y + i * data->k, NULL));
+    for (PetscInt i = 0; i < set->n; i++) {
+      PetscReal *y = set->Y + i * data->k;
+      PetscCall(data->genrow(data, (PetscInt64)s * (1LL << 40) + set->rstart + i, set->X + i * data->d, y, NULL));
+      if (data->classify) {
+        PetscInt am = 0;
+        for (PetscInt j = 1; j < data->k; j++)
+          if (y[j] > y[am]) am = j;
+        for (PetscInt j = 0; j < data->k; j++) y[j] = (j == am);
+        set->labels[i] = am;
+      }
+    }
   }
   PetscFunctionReturn(0);
 }
@@ -177,6 +187,8 @@ static PetscErrorCode Generate(LandData data)
 static PetscErrorCode DataCreate_Teacher(LandData data)
 {
   PetscFunctionBeginUser;
+  PetscCheck(!data->classify || data->k >= 2, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_classify needs -data_k >= 2 classes");
+  if (data->classify) data->num_classes = data->k;
   data->genrow = GenRow_Teacher;
   PetscCall(Setup_Teacher(data));
   PetscCall(Generate(data));
@@ -501,6 +513,7 @@ PetscErrorCode LandDataSetFromOptions(LandData data)
   PetscCall(PetscOptionsIntArray("-data_teacher_hidden", "teacher: hidden widths of the teacher MLP", "LandDataSetFromOptions", data->teacher_hidden, &data->teacher_nhidden, &set));
   if (!set) data->teacher_nhidden = 1;
   PetscCall(PetscOptionsEList("-data_teacher_activation", "teacher: activation of the teacher MLP", "LandDataSetFromOptions", LandActivations, 6, LandActivations[LAND_ACT_TANH], &act, NULL));
+  PetscCall(PetscOptionsBool("-data_classify", "teacher: class labels = argmax of the teacher's k outputs", "LandDataSetFromOptions", data->classify, &data->classify, NULL));
   PetscOptionsEnd();
   data->teacher_act = act;
   data->gen_test_n  = data->test_n;

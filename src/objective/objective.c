@@ -50,7 +50,11 @@ PetscErrorCode LandObjectiveSetUp(LandObjective obj)
   if (obj->setupcalled) PetscFunctionReturn(0);
   PetscCall(LandDataGetSizes(obj->data, &obj->d, &obj->k, NULL));
   PetscCall(LandNetGetNumParams(obj->net, &obj->P));
-  PetscCheck(obj->loss != LAND_LOSS_CE || obj->k >= 2, obj->comm, PETSC_ERR_ARG_INCOMP, "-loss ce needs at least 2 outputs; the data have %" PetscInt_FMT, obj->k);
+  {
+    PetscInt ncls;
+    PetscCall(LandDataGetSizes(obj->data, NULL, NULL, &ncls));
+    PetscCheck(obj->loss != LAND_LOSS_CE || ncls >= 2, obj->comm, PETSC_ERR_ARG_INCOMP, "-loss ce needs class labels (/train/labels or -data_classify); these data have real-valued targets");
+  }
   PetscCall(LandNetCreateVec(obj->net, &theta));
   PetscCall(VecScatterCreateToAll(theta, &obj->toall, &obj->theta_all));
   PetscCall(VecDuplicate(obj->theta_all, &obj->v_all));
