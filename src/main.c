@@ -8,6 +8,7 @@ static const char help[] = "landscape: loss landscapes of neural networks on MPI
 #include <petsctime.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 /* One-line errors: print the first message of an error and nothing of the traceback. Users see
    "landscape: error: <cause>" and a non-zero exit. */
@@ -141,6 +142,15 @@ static PetscErrorCode RunMain(LandRun run, LandStage *stages, PetscInt *nstages)
   if (!PetscIsNanReal(tl)) PetscCall(PetscPrintf(run->comm, ", test loss %.4e", (double)tl));
   if (ta >= 0) PetscCall(PetscPrintf(run->comm, ", test accuracy %.4f", (double)ta));
   PetscCall(PetscPrintf(run->comm, "; %.1f s; results in %s/results.h5\n", t1 - t0, run->output_dir));
+  {
+    /* peak resident memory, the largest over the ranks */
+    struct rusage ru;
+    double        mib;
+    getrusage(RUSAGE_SELF, &ru);
+    mib = ru.ru_maxrss / 1024.0;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mib, 1, MPI_DOUBLE, MPI_MAX, run->comm));
+    PetscCall(PetscPrintf(run->comm, "memory: peak resident set %.1f MiB per rank (largest rank)\n", mib));
+  }
   for (PetscInt i = 0; i < n; i++) PetscCall(PetscFree(names[i]));
   PetscFunctionReturn(0);
 }
