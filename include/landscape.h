@@ -105,6 +105,7 @@ PetscErrorCode LandDDFinalize(void);
 PetscErrorCode LandDDAllreduce(MPI_Comm, PetscInt n, PetscReal *hi_lo);
 PetscErrorCode LandDDReduceScatter(MPI_Comm, PetscInt N, PetscReal *hi_lo, Vec out);
 void           LandDDAccumulate(PetscInt n, const PetscReal *x, PetscReal *hi_lo);
+PetscErrorCode LandVecNorm2(Vec, PetscReal *);
 
 /* ---- Results (src/io/results.c) ---- */
 PetscErrorCode LandResultsCreate(MPI_Comm, const char dir[], LandResults *);

@@ -18,6 +18,7 @@ static PetscErrorCode OneLineErrorHandler(MPI_Comm comm, int line, const char *f
   if (p == PETSC_ERROR_INITIAL) {
     if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
     if (rank == 0 || comm == PETSC_COMM_SELF) {
+      fflush(stdout); /* keep the progress lines before the error */
       fprintf(stderr, "landscape: error: %s\n", mess && mess[0] ? mess : "(no message)");
       fflush(stderr);
     }

@@ -117,3 +117,26 @@ PetscErrorCode LandDDReduceScatter(MPI_Comm comm, PetscInt N, PetscReal *hl, Vec
   PetscCall(VecRestoreArray(out, &o));
   PetscFunctionReturn(0);
 }
+
+/*@ LandVecNorm2 - 2-norm of a distributed Vec, the same at any rank count (double-double sum of the
+  squares). Collective. @*/
+PetscErrorCode LandVecNorm2(Vec x, PetscReal *nrm)
+{
+  const PetscReal *a;
+  PetscReal        dd[2] = {0, 0};
+  PetscInt         n;
+  MPI_Comm         comm;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscObjectGetComm((PetscObject)x, &comm));
+  PetscCall(VecGetLocalSize(x, &n));
+  PetscCall(VecGetArrayRead(x, &a));
+  for (PetscInt i = 0; i < n; i++) {
+    PetscReal s = a[i] * a[i];
+    LandDDAccumulate(1, &s, dd);
+  }
+  PetscCall(VecRestoreArrayRead(x, &a));
+  PetscCall(LandDDAllreduce(comm, 1, dd));
+  *nrm = PetscSqrtReal(dd[0]);
+  PetscFunctionReturn(0);
+}

@@ -17,6 +17,11 @@ static PetscErrorCode SetFromOptions_Eval(LandStage s)
   PetscCall(PetscOptionsInt("-eval_repeat", "Time this many extra loss+gradient evaluations (and Hessian products with -eval_hvp_direction); prints the best time", "", ev->repeat, &ev->repeat, NULL));
   PetscCall(PetscOptionsString("-eval_hvp_direction", "HDF5 file with a direction v (dataset /direction, else /theta): writes /eval/hvp = H v", "", ev->direction, ev->direction, sizeof(ev->direction), NULL));
   PetscOptionsEnd();
+  if (ev->direction[0]) {
+    PetscBool exists;
+    PetscCall(PetscTestFile(ev->direction, 'r', &exists));
+    PetscCheck(exists, s->run->comm, PETSC_ERR_FILE_OPEN, "-eval_hvp_direction %s: no such file", ev->direction);
+  }
   PetscFunctionReturn(0);
 }
 
@@ -30,7 +35,7 @@ static PetscErrorCode Run_Eval(LandStage s)
   PetscFunctionBeginUser;
   PetscCall(VecDuplicate(run->theta, &g));
   PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
-  PetscCall(VecNorm(g, NORM_2, &gnorm));
+  PetscCall(LandVecNorm2(g, &gnorm));
   PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TRAIN, &trl, &tra));
   PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TEST, &tl, &ta));
   PetscCall(LandResultsWriteArray(run->results, "/eval/loss", 1, 1, &f));
@@ -39,7 +44,8 @@ static PetscErrorCode Run_Eval(LandStage s)
   PetscCall(LandResultsWriteArray(run->results, "/eval/train_accuracy", 1, 1, &tra));
   PetscCall(LandResultsWriteArray(run->results, "/eval/test_loss", 1, 1, &tl));
   PetscCall(LandResultsWriteArray(run->results, "/eval/test_accuracy", 1, 1, &ta));
-  PetscCall(PetscPrintf(run->comm, "eval: loss %.10e  |g| %.4e  test loss %.6e", (double)f, (double)gnorm, (double)tl));
+  PetscCall(PetscPrintf(run->comm, "eval: loss %.10e  |g| %.4e", (double)f, (double)gnorm));
+  if (!PetscIsNanReal(tl)) PetscCall(PetscPrintf(run->comm, "  test loss %.6e", (double)tl));
   if (ta >= 0) PetscCall(PetscPrintf(run->comm, "  train acc %.4f  test acc %.4f", (double)tra, (double)ta));
   PetscCall(PetscPrintf(run->comm, "\n"));
   if (ev->repeat > 0) {

@@ -5,6 +5,7 @@
    VecNorm) are not, so TAO runs agree across rank counts to round-off only (docs/algorithms.md). */
 #include <landscape/impl.h>
 #include <petsctime.h>
+#include <petscksp.h>
 
 typedef enum {
   TRAIN_TAO,
@@ -131,6 +132,21 @@ static PetscErrorCode SetFromOptions_Train(LandStage s)
     PetscCall(TaoSetOptionsPrefix(tr->tao, "train_"));
     PetscCall(TaoSetType(tr->tao, TAOLMVM));
     PetscCall(TaoSetFromOptions(tr->tao));
+    {
+      /* Newton types solve with a KSP on the Hessian shell, which has no entries to precondition
+         with: default to no preconditioner unless the user picked one (-train_tao_<type>_pc_type). */
+      KSP         ksp;
+      PC          pc;
+      const char *prefix;
+      PetscBool   has;
+      PetscCall(TaoGetKSP(tr->tao, &ksp));
+      if (ksp) {
+        PetscCall(KSPGetOptionsPrefix(ksp, &prefix));
+        PetscCall(PetscOptionsHasName(NULL, prefix, "-pc_type", &has));
+        PetscCall(KSPGetPC(ksp, &pc));
+        if (!has) PetscCall(PCSetType(pc, PCNONE));
+      }
+    }
   }
   PetscFunctionReturn(0);
 }
@@ -212,7 +228,9 @@ static PetscErrorCode RunFirstOrder(LandStage s)
       PetscCheck(!PetscIsInfOrNanReal(f), run->comm, PETSC_ERR_FP, "train: the loss became %g at step %" PetscInt_FMT "; lower -train_lr", (double)f, tr->step);
       LandDDAccumulate(1, &f, fsum);
       if (full) {
-        PetscCall(VecNorm(tr->g, NORM_2, &gnorm));
+        /* f and g belong to theta after tr->step steps: record them under that step */
+        PetscCall(LandVecNorm2(tr->g, &gnorm));
+        if (tr->step > 0 && (tr->step % tr->history_interval == 0 || tr->step % tr->monitor_interval == 0)) PetscCall(Record(s, epoch, f, gnorm, (PetscBool)(tr->step % tr->monitor_interval == 0)));
         if (gnorm <= tr->gatol || f <= tr->loss_target) {
           stop = PETSC_TRUE;
           PetscCall(PetscLogEventEnd(LAND_Train, 0, 0, 0, 0));
@@ -248,10 +266,10 @@ static PetscErrorCode RunFirstOrder(LandStage s)
     if (!full) {
       /* epoch loss: mean of the mini-batch losses (each exact for its batch) */
       f = fsum[0] / nbatch;
-      PetscCall(VecNorm(tr->g, NORM_2, &gnorm));
+      PetscCall(LandVecNorm2(tr->g, &gnorm));
       if (f <= tr->loss_target) stop = PETSC_TRUE;
     }
-    if ((epoch + 1) % tr->history_interval == 0 || (epoch + 1) % tr->monitor_interval == 0 || stop || epoch + 1 == epochs)
+    if (!full && ((epoch + 1) % tr->history_interval == 0 || (epoch + 1) % tr->monitor_interval == 0 || stop || epoch + 1 == epochs))
       PetscCall(Record(s, epoch + 1, f, gnorm, (PetscBool)((epoch + 1) % tr->monitor_interval == 0 || stop || epoch + 1 == epochs)));
   }
   PetscCall(PetscFree(perm));
@@ -269,14 +287,15 @@ static PetscErrorCode Run_Train(LandStage s)
   PetscCall(PetscTime(&tr->t0));
   PetscCall(VecDuplicate(run->theta, &g));
   PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
-  PetscCall(VecNorm(g, NORM_2, &gnorm));
+  PetscCall(LandVecNorm2(g, &gnorm));
   if (tr->type != TRAIN_TAO) PetscCall(Record(s, 0, f, gnorm, PETSC_TRUE));
   if (tr->type == TRAIN_TAO) PetscCall(RunTao(s));
   else PetscCall(RunFirstOrder(s));
   /* final numbers on the full training set */
   PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
-  PetscCall(VecNorm(g, NORM_2, &gnorm));
+  PetscCall(LandVecNorm2(g, &gnorm));
   PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TEST, &tl, &ta));
+  if (tr->type != TRAIN_TAO && (tr->nhist == 0 || tr->hist[NHIST * (tr->nhist - 1)] != tr->step)) PetscCall(Record(s, tr->hist[NHIST * (tr->nhist - 1) + 1], f, gnorm, PETSC_FALSE));
   PetscCall(VecDestroy(&g));
   PetscCall(LandResultsWriteArray(run->results, "/train/history", tr->nhist, NHIST, tr->hist));
   PetscCall(LandResultsWriteAttrString(run->results, "/train/history", "columns", "step,epoch,loss,grad_norm,test_loss,test_accuracy,time_s"));

@@ -1,0 +1,70 @@
+# Test helpers: TAP output, runs at several rank counts, error-path checks.
+# Sourced by tests/run.sh and the per-area test files.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+LAND="$ROOT/bin/landscape"
+PY=/usr/bin/python3
+WORK=${WORK:-$ROOT/tests/work}
+NPASS=${NPASS:-0}
+NFAIL=${NFAIL:-0}
+NTEST=${NTEST:-0}
+FAILED_NAMES=${FAILED_NAMES:-}
+
+ok() {
+  NTEST=$((NTEST + 1)); NPASS=$((NPASS + 1)); echo "ok $NTEST - $1"
+}
+not_ok() {
+  NTEST=$((NTEST + 1)); NFAIL=$((NFAIL + 1)); FAILED_NAMES="$FAILED_NAMES\n  $1"; echo "not ok $NTEST - $1"
+  [ -n "${2:-}" ] && printf '%s\n' "$2" | tail -n 15 | sed 's/^/#   /'
+  return 0
+}
+
+# land NRANKS ARGS...: run landscape with -skip_petscrc (tests must not see the site petscrc).
+land() {
+  local n=$1; shift
+  mpiexec -n "$n" "$LAND" -skip_petscrc "$@"
+}
+
+# expect_ok NAME NRANKS ARGS...: the run must succeed.
+expect_ok() {
+  local name=$1 out; shift
+  if out=$(land "$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
+  LAST_OUT=$out
+}
+
+# expect_error NAME PATTERN NRANKS ARGS...: the run must fail with exactly one line
+# 'landscape: error: ...PATTERN...', a non-zero exit, and leave the output directory as it was
+# (the harness puts a sentinel results.h5 there first).
+expect_error() {
+  local name=$1 pat=$2 n=$3 dir out rc nerr before after; shift 3
+  dir=$(mktemp -d "$WORK/err.XXXXXX")
+  echo sentinel > "$dir/results.h5"
+  before=$(md5sum "$dir/results.h5")
+  out=$(land "$n" -output_dir "$dir" "$@" 2>&1); rc=$?
+  nerr=$(printf '%s\n' "$out" | grep -c '^landscape: error:')
+  after=$(md5sum "$dir/results.h5")
+  if [ $rc -ne 0 ] && [ "$nerr" -eq 1 ] && printf '%s\n' "$out" | grep '^landscape: error:' | grep -q -- "$pat" \
+     && [ "$before" = "$after" ] && [ ! -e "$dir/results.h5.tmp" ]; then
+    ok "$name"
+  else
+    not_ok "$name (rc=$rc, error lines=$nerr, expected /$pat/)" "$out"
+  fi
+  rm -rf "$dir"
+}
+
+# same_datasets NAME FILE1 FILE2 DATASET...: bitwise equality (h5diff without tolerance).
+same_datasets() {
+  local name=$1 a=$2 b=$3 ds msg=""; shift 3
+  for ds in "$@"; do
+    h5diff -q "$a" "$b" "$ds" "$ds" >/dev/null 2>&1 || msg="$msg $ds differs;"
+  done
+  if [ -z "$msg" ]; then ok "$name"; else not_ok "$name:$msg"; fi
+}
+
+# pycheck NAME PYTHON-CODE: the code must exit 0 (use assert); h5py and numpy are imported.
+pycheck() {
+  local name=$1 code=$2 out
+  if out=$($PY -c "import h5py, numpy as np, sys
+$code" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
+}

@@ -1,0 +1,17 @@
+# -help documents every option that the code reads.
+help=$("$LAND" -skip_petscrc -help -data_type teacher -stages train,eval,check -train_type tao 2>&1)
+missing=""
+for o in $(grep -rhoE 'PetscOptions(Int|Real|Bool|String|Enum|EList|FList|IntArray|StringArray)\("-[a-z_0-9]+' "$ROOT/src" --exclude=import.c | sed 's/.*("//' | sort -u); do
+  printf '%s\n' "$help" | grep -q -- "$o[ <:]" || missing="$missing $o"
+done
+if [ -z "$missing" ]; then ok "-help lists every option read by the code"; else not_ok "-help misses:$missing"; fi
+printf '%s\n' "$help" | grep -q -- "-train_tao_type" && ok "-help shows the TAO options under -train_" || not_ok "-help lacks -train_tao_type"
+if "$LAND" -skip_petscrc -help -data_type teacher > /dev/null 2>&1 && [ ! -e results.h5 ]; then ok "-help exits 0 and writes nothing"; else not_ok "-help exit status"; fi
+for fmt in idx csv; do
+  ihelp=$("$LAND" import $fmt -help 2>&1); missing=""
+  for o in $(grep -hoE 'PetscOptions(Int|Real|Bool|String|Enum|EList)\("-[a-z_0-9]+' "$ROOT/src/data/import.c" | sed 's/.*("//' | sort -u); do
+    case "$fmt:$o" in idx:-file|idx:-target_file|idx:-task|idx:-test_fraction|idx:-seed|csv:-images|csv:-labels|csv:-test_images|csv:-test_labels|csv:-n|csv:-test_n|csv:-scale) continue;; esac
+    printf '%s\n' "$ihelp" | grep -q -- "$o[ <:]" || missing="$missing $o"
+  done
+  if [ -z "$missing" ]; then ok "import $fmt -help lists its options"; else not_ok "import $fmt -help misses:$missing" "$ihelp"; fi
+done
