@@ -15,3 +15,4 @@ for fmt in idx csv; do
   done
   if [ -z "$missing" ]; then ok "import $fmt -help lists its options"; else not_ok "import $fmt -help misses:$missing" "$ihelp"; fi
 done
+if /usr/bin/python3 "$ROOT/scripts/options_doc.py" "$LAND" | diff -q - "$ROOT/docs/options.md" >/dev/null; then ok "docs/options.md is up to date with -help"; else not_ok "docs/options.md is stale: run scripts/options_doc.py bin/landscape > docs/options.md"; fi

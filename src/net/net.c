@@ -36,10 +36,11 @@ PetscErrorCode LandNetSetSizes(LandNet net, PetscInt d, PetscInt k)
   Options: -net_hidden, -net_activation, -net_leaky_slope, -net_bias, -net_skip, -net_init, -net_init_scale, -net_theta @*/
 PetscErrorCode LandNetSetFromOptions(LandNet net)
 {
-  PetscInt  hidden[LAND_MAX_LAYERS], nh = LAND_MAX_LAYERS - 1, d = net->width[0], k = net->width[net->nlayers], init = 0;
+  PetscInt  hidden[LAND_MAX_LAYERS] = {0}, nh = LAND_MAX_LAYERS - 1, d = net->width[0], k = net->width[net->nlayers], init = 0;
   PetscBool set;
 
   PetscFunctionBeginUser;
+  for (PetscInt l = 1; l < net->nlayers; l++) hidden[l - 1] = net->width[l];
   PetscOptionsBegin(net->comm, NULL, "Network (LandNet) options", NULL);
   PetscCall(PetscOptionsIntArray("-net_hidden", "Hidden layer widths, comma separated (empty: no hidden layer)", "LandNetSetFromOptions", hidden, &nh, &set));
   if (set) {

@@ -112,7 +112,7 @@ static PetscErrorCode SetFromOptions_Train(LandStage s)
   PetscCall(PetscOptionsReal("-train_eps", "adam: epsilon", "", tr->eps, &tr->eps, NULL));
   PetscCall(PetscOptionsInt("-train_max_it", "Maximum number of steps (sgd/adam: optimizer steps; tao: iterations)", "", tr->max_it, &tr->max_it, NULL));
   PetscCall(PetscOptionsReal("-train_gatol", "sgd/adam with full batch: stop when ||grad|| <= gatol", "", tr->gatol, &tr->gatol, NULL));
-  PetscCall(PetscOptionsReal("-train_loss_target", "Stop when the training loss falls below this value", "", tr->loss_target, &tr->loss_target, NULL));
+  PetscCall(PetscOptionsReal("-train_loss_target", "Stop when the training loss is at or below this value (0: only at an exact zero)", "", tr->loss_target, &tr->loss_target, NULL));
   PetscCall(PetscOptionsBool("-train_monitor", "Print progress lines", "", tr->monitor, &tr->monitor, NULL));
   PetscCall(PetscOptionsInt("-train_monitor_interval", "Print every this many epochs (tao/full batch: steps); 0: automatic", "", tr->monitor_interval, &tr->monitor_interval, NULL));
   PetscCall(PetscOptionsInt("-train_history_interval", "Record history every this many epochs (tao/full batch: steps)", "", tr->history_interval, &tr->history_interval, NULL));
@@ -166,7 +166,7 @@ static PetscErrorCode RunTao(LandStage s)
   PetscCall(TaoSetMonitor(tr->tao, TaoMon, s, NULL));
   PetscCall(TaoGetMaximumIterations(tr->tao, &maxit));
   if (tr->max_it > 0) PetscCall(TaoSetMaximumIterations(tr->tao, tr->max_it));
-  if (tr->loss_target > PETSC_NINFINITY) PetscCall(TaoSetFunctionLowerBound(tr->tao, tr->loss_target));
+  if (tr->loss_target > 0) PetscCall(TaoSetFunctionLowerBound(tr->tao, tr->loss_target));
   if (tr->monitor_interval == 0) tr->monitor_interval = PetscMax(1, (tr->max_it > 0 ? tr->max_it : maxit) / 20);
   PetscCall(TaoSolve(tr->tao));
   PetscCall(TaoGetConvergedReason(tr->tao, &reason));
@@ -341,7 +341,7 @@ PetscErrorCode LandStageCreate_Train(LandStage s)
   tr->beta2            = 0.999;
   tr->eps              = 1e-8;
   tr->gatol            = 0;
-  tr->loss_target      = PETSC_NINFINITY;
+  tr->loss_target      = 0;
   tr->monitor          = PETSC_TRUE;
   tr->history_interval = 1;
   s->data              = tr;
