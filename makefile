@@ -32,6 +32,7 @@ OBJS := $(SRCS:src/%.c=build/%.o)
 
 DEB_PKGS := petsc-dev slepc-dev libhdf5-openmpi-dev openmpi-bin hdf5-tools libopenblas-dev \
             dataset-fashion-mnist python3-sklearn python3-h5py python3-matplotlib python3-numpy zlib1g-dev
+TEST_PKGS  := python3-torch
 BENCH_PKGS := python3-torch
 MPIEXEC  := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 mpiexec --oversubscribe
 
@@ -51,6 +52,9 @@ bin:
 deps:
 	@bash scripts/deps.sh $(DEB_PKGS)
 
+deps-test:
+	@bash scripts/deps.sh $(DEB_PKGS) $(TEST_PKGS)
+
 deps-bench:
 	@bash scripts/deps.sh $(DEB_PKGS) $(BENCH_PKGS)
 
@@ -59,7 +63,7 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/quickstart.sh
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory all
 	@bash tests/run.sh
 
@@ -79,6 +83,6 @@ print-%:
 clean:
 	rm -rf build bin
 
-.PHONY: all deps deps-bench run test bench format tidy clean
+.PHONY: all deps deps-test deps-bench run test bench format tidy clean
 
 -include $(OBJS:.o=.d)

@@ -22,20 +22,17 @@ extern PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, 
 PetscErrorCode       LandRegisterLogEvents(void);
 
 /* ---- Data (src/data) ---- */
-typedef enum {
-  LAND_SET_TRAIN,
-  LAND_SET_TEST
-} LandSetKind;
+typedef enum { LAND_SET_TRAIN, LAND_SET_TEST } LandSetKind;
 
 /* One rank's rows of a train or test set. Rows are grouped in chunks of 'chunk' rows aligned to
    global row 0; a rank owns whole chunks [cstart, cend), i.e. rows [rstart, rstart + n). */
 typedef struct {
-  PetscInt   N;          /* global number of rows */
-  PetscInt   rstart, n;  /* first global row owned, number owned */
+  PetscInt   N;         /* global number of rows */
+  PetscInt   rstart, n; /* first global row owned, number owned */
   PetscInt   cstart, cend;
-  PetscReal *X;          /* n x d, row-major */
-  PetscReal *Y;          /* n x k, row-major (one-hot for labelled data) */
-  PetscInt  *labels;     /* n class labels, or NULL for regression data */
+  PetscReal *X;      /* n x d, row-major */
+  PetscReal *Y;      /* n x k, row-major (one-hot for labelled data) */
+  PetscInt  *labels; /* n class labels, or NULL for regression data */
 } LandSet;
 
 PetscErrorCode LandDataCreate(MPI_Comm, LandData *);
@@ -51,14 +48,7 @@ PetscErrorCode LandDataRegister(const char[], PetscErrorCode (*)(LandData));
 PetscErrorCode LandImportMain(int, char **); /* 'landscape import idx|csv ...' */
 
 /* ---- Networks (src/net) ---- */
-typedef enum {
-  LAND_ACT_RELU,
-  LAND_ACT_LEAKY_RELU,
-  LAND_ACT_SIGMOID,
-  LAND_ACT_TANH,
-  LAND_ACT_LINEAR,
-  LAND_ACT_SOFTPLUS
-} LandActivation;
+typedef enum { LAND_ACT_RELU, LAND_ACT_LEAKY_RELU, LAND_ACT_SIGMOID, LAND_ACT_TANH, LAND_ACT_LINEAR, LAND_ACT_SOFTPLUS } LandActivation;
 extern const char *const LandActivations[];
 
 PetscErrorCode LandNetCreate(MPI_Comm, LandNet *);
@@ -76,11 +66,7 @@ PetscErrorCode LandNetLoadTheta(LandNet, const char file[], const char dataset[]
 PetscErrorCode LandNetWriteResults(LandNet, LandResults);
 
 /* ---- Objective (src/objective) ---- */
-typedef enum {
-  LAND_LOSS_MSE,
-  LAND_LOSS_L1,
-  LAND_LOSS_CE
-} LandLoss;
+typedef enum { LAND_LOSS_MSE, LAND_LOSS_L1, LAND_LOSS_CE } LandLoss;
 extern const char *const LandLosses[];
 
 PetscErrorCode LandObjectiveCreate(LandData, LandNet, LandObjective *);

@@ -1,7 +1,8 @@
-static const char help[] = "landscape: loss landscapes of neural networks on MPI, PETSc, SLEPc and parallel HDF5.\n\n"
-                           "  landscape -data_file F.h5 -net_hidden 100,100 -net_activation tanh -loss mse -stages train,eval -output_dir D\n"
-                           "  landscape import idx|csv ...   (convert Fashion-MNIST IDX or CSV files to the HDF5 data format)\n\n"
-                           "Every option is listed below; see docs/options.md for the full guide.\n\n";
+static const char help[] =
+    "landscape: loss landscapes of neural networks on MPI, PETSc, SLEPc and parallel HDF5.\n\n"
+    "  landscape -data_file F.h5 -net_hidden 100,100 -net_activation tanh -loss mse -stages train,eval -output_dir D\n"
+    "  landscape import idx|csv ...   (convert Fashion-MNIST IDX or CSV files to the HDF5 data format)\n\n"
+    "Every option is listed below; see docs/options.md for the full guide.\n\n";
 
 #include <landscape/impl.h>
 #include <slepcsys.h>
@@ -12,7 +13,8 @@ static const char help[] = "landscape: loss landscapes of neural networks on MPI
 
 /* One-line errors: print the first message of an error and nothing of the traceback. Users see
    "landscape: error: <cause>" and a non-zero exit. */
-static PetscErrorCode OneLineErrorHandler(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
+static PetscErrorCode OneLineErrorHandler(MPI_Comm comm, int line, const char *fun, const char *file, PetscErrorCode n, PetscErrorType p,
+                                          const char *mess, void *ctx)
 {
   PetscMPIInt rank = 0;
   if (p == PETSC_ERROR_INITIAL) {
@@ -63,7 +65,8 @@ static PetscErrorCode WriteRunMetadata(LandRun run, const char *when)
     PetscCall(PetscOptionsGetAll(NULL, &opts));
     PetscCall(LandResultsWriteAttrString(run->results, "/run", "options", opts));
     PetscCall(PetscFree(opts));
-  } else PetscCall(LandResultsWriteAttrString(run->results, "/run", "end_time", buf));
+  } else
+    PetscCall(LandResultsWriteAttrString(run->results, "/run", "end_time", buf));
   PetscFunctionReturn(0);
 }
 
@@ -160,7 +163,7 @@ int main(int argc, char **argv)
 {
   struct _p_LandRun run;
   LandStage         stages[32] = {NULL};
-  PetscInt          nstages = 0;
+  PetscInt          nstages    = 0;
   PetscErrorCode    ierr;
 
   PetscCall(SlepcInitialize(&argc, &argv, NULL, help));
@@ -170,8 +173,10 @@ int main(int argc, char **argv)
   PetscCall(PetscMemzero(&run, sizeof(run)));
   run.comm = PETSC_COMM_WORLD;
 
-  if (argc > 1 && !strcmp(argv[1], "import")) ierr = LandImportMain(argc - 1, argv + 1);
-  else ierr = RunMain(&run, stages, &nstages);
+  if (argc > 1 && !strcmp(argv[1], "import"))
+    ierr = LandImportMain(argc - 1, argv + 1);
+  else
+    ierr = RunMain(&run, stages, &nstages);
 
   // ---- Clean up (an unpublished results file is removed) ----
   for (PetscInt i = 0; i < nstages; i++) PetscCall(LandStageDestroy(&stages[i]));

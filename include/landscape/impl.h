@@ -7,31 +7,31 @@
 #include <math.h>
 
 /* Turn a negative HDF5 status into a PETSc error that names the call. */
-#define LandCallHDF5(...) \
-  do { \
+#define LandCallHDF5(...)                                                                                 \
+  do {                                                                                                    \
     if ((__VA_ARGS__) < 0) SETERRQ(PETSC_COMM_SELF, PETSC_ERR_LIB, "HDF5 call failed: %s", #__VA_ARGS__); \
   } while (0)
 
 /* ---- Data ---- */
 struct _p_LandData {
-  MPI_Comm  comm;
-  char      type[64];
-  char      file[PETSC_MAX_PATH_LEN];
-  PetscInt  d, k, num_classes;
-  PetscInt  chunk;        /* rows per chunk (-data_chunk_size) */
-  PetscInt  train_n;      /* -data_train_n: random subset size (0: all) */
-  PetscInt  test_n;       /* -data_test_n: first rows of the test set (0: all) */
-  PetscReal test_fraction;
-  PetscInt  seed;
-  PetscBool standardize;
+  MPI_Comm   comm;
+  char       type[64];
+  char       file[PETSC_MAX_PATH_LEN];
+  PetscInt   d, k, num_classes;
+  PetscInt   chunk;   /* rows per chunk (-data_chunk_size) */
+  PetscInt   train_n; /* -data_train_n: random subset size (0: all) */
+  PetscInt   test_n;  /* -data_test_n: first rows of the test set (0: all) */
+  PetscReal  test_fraction;
+  PetscInt   seed;
+  PetscBool  standardize;
   PetscReal *mean, *std; /* training statistics when standardised */
-  LandSet   set[2];
+  LandSet    set[2];
   /* synthetic generators */
-  PetscInt  gen_n, gen_test_n;
-  PetscReal noise, rho, quantile;
-  PetscInt  teacher_hidden[16], teacher_nhidden;
-  PetscInt  teacher_act;
-  PetscBool classify; /* teacher: labels = argmax of the teacher output */
+  PetscInt   gen_n, gen_test_n;
+  PetscReal  noise, rho, quantile;
+  PetscInt   teacher_hidden[16], teacher_nhidden;
+  PetscInt   teacher_act;
+  PetscBool  classify;      /* teacher: labels = argmax of the teacher output */
   PetscReal *teacher_theta; /* replicated teacher parameters */
   PetscErrorCode (*genrow)(LandData, PetscInt64 key, PetscReal *x, PetscReal *y, PetscInt *label);
   PetscBool setupcalled;
@@ -41,10 +41,10 @@ struct _p_LandData {
 #define LAND_MAX_LAYERS 64
 struct _p_LandNet {
   MPI_Comm       comm;
-  PetscInt       nlayers;                  /* number of affine layers (hidden + output) */
+  PetscInt       nlayers;                    /* number of affine layers (hidden + output) */
   PetscInt       width[LAND_MAX_LAYERS + 1]; /* width[0] = d, ..., width[nlayers] = k */
   PetscInt       woff[LAND_MAX_LAYERS], boff[LAND_MAX_LAYERS];
-  PetscBool      skip[LAND_MAX_LAYERS];   /* layer l adds its input (hidden layers of equal width) */
+  PetscBool      skip[LAND_MAX_LAYERS]; /* layer l adds its input (hidden layers of equal width) */
   PetscInt       P;
   LandActivation act;
   PetscReal      leaky_slope;
@@ -58,15 +58,15 @@ struct _p_LandNet {
 
 /* Work space for one block of rows: activations and their directional derivatives. */
 typedef struct {
-  PetscInt   m;                         /* rows in the block */
-  PetscInt   nl;                        /* number of layers it was made for */
-  PetscReal *z[LAND_MAX_LAYERS + 1];      /* pre-activations z_l (m x width[l]) */
-  PetscReal *a[LAND_MAX_LAYERS + 1];      /* layer outputs a_l; a[0] points at the input rows */
-  PetscReal *s1[LAND_MAX_LAYERS + 1];     /* act'(z_l) of hidden layers, kept from the forward pass */
+  PetscInt   m;                                                 /* rows in the block */
+  PetscInt   nl;                                                /* number of layers it was made for */
+  PetscReal *z[LAND_MAX_LAYERS + 1];                            /* pre-activations z_l (m x width[l]) */
+  PetscReal *a[LAND_MAX_LAYERS + 1];                            /* layer outputs a_l; a[0] points at the input rows */
+  PetscReal *s1[LAND_MAX_LAYERS + 1];                           /* act'(z_l) of hidden layers, kept from the forward pass */
   PetscReal *rz[LAND_MAX_LAYERS + 1], *ra[LAND_MAX_LAYERS + 1]; /* R-op */
-  PetscReal *ga, *gz, *rga, *rgz, *tmp; /* backward buffers, m x maxwidth */
+  PetscReal *ga, *gz, *rga, *rgz, *tmp;                         /* backward buffers, m x maxwidth */
   PetscReal *gnext, *rgnext;
-  PetscReal *gf, *rgf;                  /* dloss/df and its R-op, m x k */
+  PetscReal *gf, *rgf; /* dloss/df and its R-op, m x k */
 } LandWork;
 
 PetscErrorCode LandWorkCreate(LandNet, PetscInt m, LandWork *);
@@ -75,7 +75,8 @@ PetscErrorCode LandNetForward(LandNet, const PetscReal *theta, PetscInt m, const
 PetscErrorCode LandNetForwardR(LandNet, const PetscReal *theta, const PetscReal *v, PetscInt m, LandWork *);
 PetscErrorCode LandNetBackward(LandNet, const PetscReal *theta, PetscInt m, LandWork *, PetscReal *grad, PetscBool accumulate);
 PetscErrorCode LandNetBackwardR(LandNet, const PetscReal *theta, const PetscReal *v, PetscInt m, LandWork *, PetscReal *hv);
-PetscErrorCode LandNetRowGradients(LandNet, const PetscReal *theta, PetscInt m, LandWork *, PetscInt out, PetscReal *rows, PetscInt ldr, PetscReal scale);
+PetscErrorCode LandNetRowGradients(LandNet, const PetscReal *theta, PetscInt m, LandWork *, PetscInt out, PetscReal *rows, PetscInt ldr,
+                                   PetscReal scale);
 
 /* ---- Objective ---- */
 struct _p_LandObjective {
@@ -108,10 +109,10 @@ PetscErrorCode LandHDF5EnsureGroups(hid_t file, const char path[]);
 
 /* ---- Stages ---- */
 struct _p_LandStage {
-  LandRun  run;
-  char     name[64];
-  char     prefix[64];
-  void    *data;
+  LandRun run;
+  char    name[64];
+  char    prefix[64];
+  void   *data;
   PetscErrorCode (*setfromoptions)(LandStage);
   PetscErrorCode (*run_stage)(LandStage);
   PetscErrorCode (*destroy)(LandStage);

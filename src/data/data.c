@@ -74,12 +74,23 @@ static PetscErrorCode GenRow_Teacher(LandData data, PetscInt64 key, PetscReal *x
       PetscReal s = data->teacher_theta[off + widths[l] * widths[l - 1] + o]; /* bias */
       for (PetscInt j = 0; j < widths[l - 1]; j++) s += data->teacher_theta[off + o * widths[l - 1] + j] * in[j];
       if (l < nl) switch ((LandActivation)data->teacher_act) {
-        case LAND_ACT_RELU: s = PetscMax(s, 0); break;
-        case LAND_ACT_LEAKY_RELU: s = s > 0 ? s : 0.01 * s; break;
-        case LAND_ACT_SIGMOID: s = 1 / (1 + PetscExpReal(-s)); break;
-        case LAND_ACT_TANH: s = PetscTanhReal(s); break;
-        case LAND_ACT_SOFTPLUS: s = log1p(PetscExpReal(s)); break;
-        default: break;
+          case LAND_ACT_RELU:
+            s = PetscMax(s, 0);
+            break;
+          case LAND_ACT_LEAKY_RELU:
+            s = s > 0 ? s : 0.01 * s;
+            break;
+          case LAND_ACT_SIGMOID:
+            s = 1 / (1 + PetscExpReal(-s));
+            break;
+          case LAND_ACT_TANH:
+            s = PetscTanhReal(s);
+            break;
+          case LAND_ACT_SOFTPLUS:
+            s = log1p(PetscExpReal(s));
+            break;
+          default:
+            break;
         }
       out[o] = s;
     }
@@ -88,7 +99,8 @@ static PetscErrorCode GenRow_Teacher(LandData data, PetscInt64 key, PetscReal *x
     in           = out;
     out          = t;
   }
-  for (PetscInt o = 0; o < data->k; o++) y[o] = in[o] + data->noise * LandRandNormal(data->seed, 2000 + key / (1LL << 40), (key % (1LL << 40)) * data->k + o);
+  for (PetscInt o = 0; o < data->k; o++)
+    y[o] = in[o] + data->noise * LandRandNormal(data->seed, 2000 + key / (1LL << 40), (key % (1LL << 40)) * data->k + o);
   PetscFunctionReturn(0);
 }
 
@@ -108,8 +120,10 @@ static PetscErrorCode Setup_Teacher(LandData data)
   PetscCall(PetscMalloc1(P, &data->teacher_theta));
   /* weights N(0, 1/n_in), biases N(0, 0.1^2): a teacher with non-trivial hidden features */
   for (PetscInt l = 1, off = 0; l <= nl; l++) {
-    for (PetscInt j = 0; j < widths[l] * widths[l - 1]; j++) data->teacher_theta[off + j] = LandRandNormal(data->seed, 99, off + j) / PetscSqrtReal(widths[l - 1]);
-    for (PetscInt j = 0; j < widths[l]; j++) data->teacher_theta[off + widths[l] * widths[l - 1] + j] = 0.1 * LandRandNormal(data->seed, 99, off + widths[l] * widths[l - 1] + j);
+    for (PetscInt j = 0; j < widths[l] * widths[l - 1]; j++)
+      data->teacher_theta[off + j] = LandRandNormal(data->seed, 99, off + j) / PetscSqrtReal(widths[l - 1]);
+    for (PetscInt j = 0; j < widths[l]; j++)
+      data->teacher_theta[off + widths[l] * widths[l - 1] + j] = 0.1 * LandRandNormal(data->seed, 99, off + widths[l] * widths[l - 1] + j);
     off += widths[l] * widths[l - 1] + widths[l];
   }
   PetscFunctionReturn(0);
@@ -246,7 +260,8 @@ static PetscErrorCode RandomRows(PetscInt64 seed, PetscInt64 stream, PetscInt n,
 
 /* Read rows sel[rstart .. rstart+n) (or rstart.. when sel is NULL) of a 1-D or 2-D dataset as
    doubles with one collective read; each rank selects only its own rows. */
-static PetscErrorCode ReadRows(LandData data, hid_t file, const char name[], const PetscInt *sel, PetscInt rstart, PetscInt n, PetscInt ncols, hid_t memtype, void *buf)
+static PetscErrorCode ReadRows(LandData data, hid_t file, const char name[], const PetscInt *sel, PetscInt rstart, PetscInt n, PetscInt ncols,
+                               hid_t memtype, void *buf)
 {
   hid_t   dset, space, mspace, dxpl;
   hsize_t start[2] = {0, 0}, count[2] = {0, (hsize_t)ncols}, mdims[2] = {(hsize_t)n, (hsize_t)ncols};
@@ -343,7 +358,9 @@ static PetscErrorCode ReadSet(LandData data, hid_t file, const char group[], Lan
     for (PetscInt i = 0; i < set->n && bad < 0; i++)
       if (set->labels[i] < 0 || set->labels[i] >= ncls) bad = set->rstart + i;
     PetscCall(AgreeBadRow(data, bad, &badall));
-    PetscCheck(badall < 0, data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: /%s/labels row %" PetscInt_FMT " is outside [0, %" PetscInt_FMT ") (num_classes)", data->file, group, sel ? sel[badall] : badall, ncls);
+    PetscCheck(badall < 0, data->comm, PETSC_ERR_FILE_UNEXPECTED,
+               "%s: /%s/labels row %" PetscInt_FMT " is outside [0, %" PetscInt_FMT ") (num_classes)", data->file, group, sel ? sel[badall] : badall,
+               ncls);
     for (PetscInt i = 0; i < set->n; i++) set->Y[i * data->k + set->labels[i]] = 1.0;
   } else {
     PetscCall(PetscSNPrintf(path, sizeof(path), "/%s/Y", group));
@@ -351,7 +368,8 @@ static PetscErrorCode ReadSet(LandData data, hid_t file, const char group[], Lan
     for (PetscInt i = 0; i < set->n * data->k && bad < 0; i++)
       if (!PetscIsNormalReal(set->Y[i]) && set->Y[i] != 0) bad = set->rstart + i / data->k;
     PetscCall(AgreeBadRow(data, bad, &badall));
-    PetscCheck(badall < 0, data->comm, PETSC_ERR_FP, "%s: /%s/Y has a NaN or Inf in row %" PetscInt_FMT, data->file, group, sel ? sel[badall] : badall);
+    PetscCheck(badall < 0, data->comm, PETSC_ERR_FP, "%s: /%s/Y has a NaN or Inf in row %" PetscInt_FMT, data->file, group,
+               sel ? sel[badall] : badall);
   }
   PetscFunctionReturn(0);
 }
@@ -403,13 +421,16 @@ static PetscErrorCode DataCreate_HDF5(LandData data)
   if (ncls) {
     PetscInt nl, one;
     PetscCall(DatasetShape(data, file, "/train/labels", &nl, &one));
-    PetscCheck(nl == Nfile && one == 1, data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: /train/labels has shape [%" PetscInt_FMT ", %" PetscInt_FMT "]; expected [%" PetscInt_FMT "] to match /train/X", data->file, nl, one, Nfile);
+    PetscCheck(nl == Nfile && one == 1, data->comm, PETSC_ERR_FILE_UNEXPECTED,
+               "%s: /train/labels has shape [%" PetscInt_FMT ", %" PetscInt_FMT "]; expected [%" PetscInt_FMT "] to match /train/X", data->file, nl,
+               one, Nfile);
     k = ncls;
   } else {
     PetscInt ny;
     PetscCheck(Exists(file, "/train/Y"), data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s has neither /train/Y nor /train/labels", data->file);
     PetscCall(DatasetShape(data, file, "/train/Y", &ny, &k));
-    PetscCheck(ny == Nfile, data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: /train/Y has %" PetscInt_FMT " rows but /train/X has %" PetscInt_FMT, data->file, ny, Nfile);
+    PetscCheck(ny == Nfile, data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: /train/Y has %" PetscInt_FMT " rows but /train/X has %" PetscInt_FMT,
+               data->file, ny, Nfile);
   }
   PetscCheck(Nfile > 0 && d > 0, data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: /train/X is empty", data->file);
   data->d           = d;
@@ -421,27 +442,33 @@ static PetscErrorCode DataCreate_HDF5(LandData data)
   if (has_test) {
     PetscCheck(data->test_fraction == 0, data->comm, PETSC_ERR_ARG_INCOMP, "-data_test_fraction: %s already has a /test set", data->file);
     PetscCall(DatasetShape(data, file, "/test/X", &Ntest, &dt));
-    PetscCheck(dt == d, data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: /test/X has %" PetscInt_FMT " columns but /train/X has %" PetscInt_FMT, data->file, dt, d);
+    PetscCheck(dt == d, data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: /test/X has %" PetscInt_FMT " columns but /train/X has %" PetscInt_FMT,
+               data->file, dt, d);
     PetscCall(ReadNumClasses(data, file, "test", &nclst));
     PetscCheck(nclst == ncls, data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: /test and /train disagree on labels/num_classes", data->file);
     PetscCall(PetscSNPrintf(ypath, sizeof(ypath), ncls ? "/test/labels" : "/test/Y"));
     PetscCheck(Exists(file, ypath), data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s has no %s", data->file, ypath);
     PetscCall(DatasetShape(data, file, ypath, &dt, &kt));
-    PetscCheck(dt == Ntest && (ncls || kt == k), data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: %s has shape [%" PetscInt_FMT ", %" PetscInt_FMT "], expected %" PetscInt_FMT " rows%s", data->file, ypath, dt, kt, Ntest, ncls ? "" : " and the columns of /train/Y");
+    PetscCheck(dt == Ntest && (ncls || kt == k), data->comm, PETSC_ERR_FILE_UNEXPECTED,
+               "%s: %s has shape [%" PetscInt_FMT ", %" PetscInt_FMT "], expected %" PetscInt_FMT " rows%s", data->file, ypath, dt, kt, Ntest,
+               ncls ? "" : " and the columns of /train/Y");
     if (data->test_n > 0) Ntest = PetscMin(Ntest, data->test_n);
   } else if (data->test_fraction > 0) {
     /* seeded split of the file's training rows: the first ntest of a random choice go to test */
-    PetscInt  ntest = (PetscInt)PetscFloorReal(data->test_fraction * Nfile + 0.5), *all;
+    PetscInt   ntest = (PetscInt)PetscFloorReal(data->test_fraction * Nfile + 0.5), *all;
     PetscBool *is_test;
-    PetscCheck(data->test_fraction < 1 && ntest < Nfile, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_test_fraction %g leaves no training rows", (double)data->test_fraction);
+    PetscCheck(data->test_fraction < 1 && ntest < Nfile, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_test_fraction %g leaves no training rows",
+               (double)data->test_fraction);
     PetscCall(RandomRows(data->seed, 7, Nfile, ntest, &all));
     PetscCall(PetscCalloc1(Nfile, &is_test));
     for (PetscInt i = 0; i < ntest; i++) is_test[all[i]] = PETSC_TRUE;
     PetscCall(PetscMalloc1(ntest + 1, &testsel));
     PetscCall(PetscMalloc1(Nfile - ntest + 1, &trainsel));
     for (PetscInt i = 0, a = 0, b = 0; i < Nfile; i++) {
-      if (is_test[i]) testsel[a++] = i;
-      else trainsel[b++] = i;
+      if (is_test[i])
+        testsel[a++] = i;
+      else
+        trainsel[b++] = i;
     }
     PetscCall(PetscFree(all));
     PetscCall(PetscFree(is_test));
@@ -460,9 +487,12 @@ static PetscErrorCode DataCreate_HDF5(LandData data)
   }
   PetscCall(PetscLogEventBegin(LAND_DataLoad, 0, 0, 0, 0));
   PetscCall(ReadSet(data, file, "train", &data->set[LAND_SET_TRAIN], trainsel, Ntrain, ncls));
-  if (has_test) PetscCall(ReadSet(data, file, "test", &data->set[LAND_SET_TEST], NULL, Ntest, ncls));
-  else if (testsel) PetscCall(ReadSet(data, file, "train", &data->set[LAND_SET_TEST], testsel, Ntest, ncls));
-  else PetscCall(SetLayout(data, &data->set[LAND_SET_TEST], 0));
+  if (has_test)
+    PetscCall(ReadSet(data, file, "test", &data->set[LAND_SET_TEST], NULL, Ntest, ncls));
+  else if (testsel)
+    PetscCall(ReadSet(data, file, "train", &data->set[LAND_SET_TEST], testsel, Ntest, ncls));
+  else
+    PetscCall(SetLayout(data, &data->set[LAND_SET_TEST], 0));
   PetscCall(PetscLogEventEnd(LAND_DataLoad, 0, 0, 0, 0));
   PetscCall(PetscFree(trainsel));
   PetscCall(PetscFree(testsel));
@@ -489,37 +519,49 @@ PetscErrorCode LandDataSetFromOptions(LandData data)
   PetscCall(LandDataRegister("five_point", DataCreate_FivePoint));
   PetscCall(LandDataRegister("lad", DataCreate_LAD));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-seed", &data->seed, NULL));
-  data->gen_n = 1000;
-  data->d     = 10;
-  data->k     = 1;
-  data->teacher_nhidden = 1;
+  data->gen_n             = 1000;
+  data->d                 = 10;
+  data->k                 = 1;
+  data->teacher_nhidden   = 1;
   data->teacher_hidden[0] = 20;
   PetscOptionsBegin(data->comm, NULL, "Data (LandData) options", NULL);
   PetscCall(PetscOptionsFList("-data_type", "Data source", "LandDataSetFromOptions", LandDataList, data->type, type, sizeof(type), &set));
   if (set) PetscCall(PetscStrcpy(data->type, type));
-  PetscCall(PetscOptionsString("-data_file", "HDF5 dataset (/train/X, /train/Y or /train/labels, optional /test)", "LandDataSetFromOptions", data->file, data->file, sizeof(data->file), NULL));
-  PetscCall(PetscOptionsInt("-data_train_n", "Use a seeded random subset of this many training rows (0: all)", "LandDataSetFromOptions", data->train_n, &data->train_n, NULL));
-  PetscCall(PetscOptionsInt("-data_test_n", "Number of test rows: the first ones of the file, or how many a generator makes", "LandDataSetFromOptions", data->test_n, &data->test_n, NULL));
-  PetscCall(PetscOptionsReal("-data_test_fraction", "Seeded random fraction of the training rows held out as test set (files without /test)", "LandDataSetFromOptions", data->test_fraction, &data->test_fraction, NULL));
-  PetscCall(PetscOptionsBool("-data_standardize", "Standardise inputs with the training mean and std", "LandDataSetFromOptions", data->standardize, &data->standardize, NULL));
-  PetscCall(PetscOptionsInt("-data_chunk_size", "Rows per chunk: the unit of work, distribution and mini-batches (part of the numerical definition)", "LandDataSetFromOptions", data->chunk, &data->chunk, NULL));
-  PetscCall(PetscOptionsInt("-data_seed", "Seed of subsets, splits and generators (default: -seed)", "LandDataSetFromOptions", data->seed, &data->seed, NULL));
+  PetscCall(PetscOptionsString("-data_file", "HDF5 dataset (/train/X, /train/Y or /train/labels, optional /test)", "LandDataSetFromOptions",
+                               data->file, data->file, sizeof(data->file), NULL));
+  PetscCall(PetscOptionsInt("-data_train_n", "Use a seeded random subset of this many training rows (0: all)", "LandDataSetFromOptions",
+                            data->train_n, &data->train_n, NULL));
+  PetscCall(PetscOptionsInt("-data_test_n", "Number of test rows: the first ones of the file, or how many a generator makes",
+                            "LandDataSetFromOptions", data->test_n, &data->test_n, NULL));
+  PetscCall(PetscOptionsReal("-data_test_fraction", "Seeded random fraction of the training rows held out as test set (files without /test)",
+                             "LandDataSetFromOptions", data->test_fraction, &data->test_fraction, NULL));
+  PetscCall(PetscOptionsBool("-data_standardize", "Standardise inputs with the training mean and std", "LandDataSetFromOptions", data->standardize,
+                             &data->standardize, NULL));
+  PetscCall(PetscOptionsInt("-data_chunk_size", "Rows per chunk: the unit of work, distribution and mini-batches (part of the numerical definition)",
+                            "LandDataSetFromOptions", data->chunk, &data->chunk, NULL));
+  PetscCall(PetscOptionsInt("-data_seed", "Seed of subsets, splits and generators (default: -seed)", "LandDataSetFromOptions", data->seed,
+                            &data->seed, NULL));
   PetscCall(PetscOptionsInt("-data_n", "Generators: number of training rows", "LandDataSetFromOptions", data->gen_n, &data->gen_n, NULL));
   PetscCall(PetscOptionsInt("-data_d", "Generators: input dimension", "LandDataSetFromOptions", data->d, &data->d, NULL));
   PetscCall(PetscOptionsInt("-data_k", "Generators (teacher, linear_gaussian): output dimension", "LandDataSetFromOptions", data->k, &data->k, NULL));
-  PetscCall(PetscOptionsReal("-data_noise", "Generators: noise standard deviation (Laplace scale for lad)", "LandDataSetFromOptions", data->noise, &data->noise, NULL));
+  PetscCall(PetscOptionsReal("-data_noise", "Generators: noise standard deviation (Laplace scale for lad)", "LandDataSetFromOptions", data->noise,
+                             &data->noise, NULL));
   PetscCall(PetscOptionsReal("-data_rho", "linear_gaussian: input covariance rho^|i-j|", "LandDataSetFromOptions", data->rho, &data->rho, NULL));
   data->teacher_nhidden = 16;
-  PetscCall(PetscOptionsIntArray("-data_teacher_hidden", "teacher: hidden widths of the teacher MLP", "LandDataSetFromOptions", data->teacher_hidden, &data->teacher_nhidden, &set));
+  PetscCall(PetscOptionsIntArray("-data_teacher_hidden", "teacher: hidden widths of the teacher MLP", "LandDataSetFromOptions", data->teacher_hidden,
+                                 &data->teacher_nhidden, &set));
   if (!set) data->teacher_nhidden = 1;
-  PetscCall(PetscOptionsEList("-data_teacher_activation", "teacher: activation of the teacher MLP", "LandDataSetFromOptions", LandActivations, 6, LandActivations[LAND_ACT_TANH], &act, NULL));
-  PetscCall(PetscOptionsBool("-data_classify", "teacher: class labels = argmax of the teacher's k outputs", "LandDataSetFromOptions", data->classify, &data->classify, NULL));
+  PetscCall(PetscOptionsEList("-data_teacher_activation", "teacher: activation of the teacher MLP", "LandDataSetFromOptions", LandActivations, 6,
+                              LandActivations[LAND_ACT_TANH], &act, NULL));
+  PetscCall(PetscOptionsBool("-data_classify", "teacher: class labels = argmax of the teacher's k outputs", "LandDataSetFromOptions", data->classify,
+                             &data->classify, NULL));
   PetscOptionsEnd();
   data->teacher_act = act;
   data->gen_test_n  = data->test_n;
   PetscCheck(data->chunk >= 1, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_chunk_size %" PetscInt_FMT " must be positive", data->chunk);
   PetscCheck(data->train_n >= 0 && data->test_n >= 0, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_train_n and -data_test_n must be >= 0");
-  PetscCheck(data->test_fraction >= 0 && data->test_fraction < 1, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_test_fraction %g must lie in [0, 1)", (double)data->test_fraction);
+  PetscCheck(data->test_fraction >= 0 && data->test_fraction < 1, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_test_fraction %g must lie in [0, 1)",
+             (double)data->test_fraction);
   PetscCheck(data->gen_n > 0 && data->d > 0 && data->k > 0, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_n, -data_d and -data_k must be positive");
   PetscFunctionReturn(0);
 }
@@ -597,9 +639,12 @@ PetscErrorCode LandDataGetChunkSize(LandData data, PetscInt *chunk)
 PetscErrorCode LandDataView(LandData data, PetscViewer viewer)
 {
   PetscFunctionBeginUser;
-  PetscCall(PetscViewerASCIIPrintf(viewer, "Data %s%s%s: train %" PetscInt_FMT " x %" PetscInt_FMT ", test %" PetscInt_FMT ", ", data->type, data->file[0] ? " " : "", data->file, data->set[0].N, data->d, data->set[1].N));
-  if (data->num_classes) PetscCall(PetscViewerASCIIPrintf(viewer, "%" PetscInt_FMT " classes", data->num_classes));
-  else PetscCall(PetscViewerASCIIPrintf(viewer, "%" PetscInt_FMT " targets", data->k));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "Data %s%s%s: train %" PetscInt_FMT " x %" PetscInt_FMT ", test %" PetscInt_FMT ", ", data->type,
+                                   data->file[0] ? " " : "", data->file, data->set[0].N, data->d, data->set[1].N));
+  if (data->num_classes)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "%" PetscInt_FMT " classes", data->num_classes));
+  else
+    PetscCall(PetscViewerASCIIPrintf(viewer, "%" PetscInt_FMT " targets", data->k));
   PetscCall(PetscViewerASCIIPrintf(viewer, ", chunks of %" PetscInt_FMT " rows%s\n", data->chunk, data->standardize ? ", standardised" : ""));
   PetscFunctionReturn(0);
 }

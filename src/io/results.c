@@ -121,9 +121,7 @@ static PetscErrorCode WriteReplicated(LandResults res, const char path[], int ra
   LandCallHDF5(dset);
   dxpl = H5Pcreate(H5P_DATASET_XFER);
   LandCallHDF5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-  if (rank != 0) {
-    LandCallHDF5(H5Sselect_none(space));
-  }
+  if (rank != 0) { LandCallHDF5(H5Sselect_none(space)); }
   LandCallHDF5(H5Dwrite(dset, type, space, space, dxpl, buf));
   H5Pclose(dxpl);
   H5Sclose(space);
@@ -138,8 +136,10 @@ PetscErrorCode LandResultsWriteArray(LandResults res, const char path[], PetscIn
   hsize_t dims[2] = {(hsize_t)m, (hsize_t)n};
 
   PetscFunctionBeginUser;
-  if (m == 1) PetscCall(WriteReplicated(res, path, 1, dims + 1, H5T_NATIVE_DOUBLE, a));
-  else PetscCall(WriteReplicated(res, path, 2, dims, H5T_NATIVE_DOUBLE, a));
+  if (m == 1)
+    PetscCall(WriteReplicated(res, path, 1, dims + 1, H5T_NATIVE_DOUBLE, a));
+  else
+    PetscCall(WriteReplicated(res, path, 2, dims, H5T_NATIVE_DOUBLE, a));
   PetscFunctionReturn(0);
 }
 

@@ -13,7 +13,8 @@
 #include <petscblaslapack.h>
 
 /* Row-major C[M x N] = alpha op(A) op(B) + beta C, as the column-major product C^T = op(B)^T op(A)^T. */
-static inline void Gemm(char ta, char tb, PetscInt M, PetscInt N, PetscInt K, PetscReal alpha, const PetscReal *A, PetscInt lda, const PetscReal *B, PetscInt ldb, PetscReal beta, PetscReal *C, PetscInt ldc)
+static inline void Gemm(char ta, char tb, PetscInt M, PetscInt N, PetscInt K, PetscReal alpha, const PetscReal *A, PetscInt lda, const PetscReal *B,
+                        PetscInt ldb, PetscReal beta, PetscReal *C, PetscInt ldc)
 {
   PetscBLASInt m = (PetscBLASInt)N, n = (PetscBLASInt)M, k = (PetscBLASInt)K, la = (PetscBLASInt)ldb, lb = (PetscBLASInt)lda, lc = (PetscBLASInt)ldc;
   if (M == 0 || N == 0) return;
@@ -83,47 +84,47 @@ static void Activate(LandNet net, PetscInt n, const PetscReal *z, PetscReal *a, 
 {
   const PetscReal al = net->leaky_slope;
   switch (net->act) {
-  case LAND_ACT_RELU:
-    for (PetscInt i = 0; i < n; i++) {
-      PetscBool p = (PetscBool)(z[i] > 0);
-      a[i]        = p ? z[i] : 0.0;
-      s1[i]       = p ? 1.0 : 0.0;
-    }
-    break;
-  case LAND_ACT_LEAKY_RELU:
-    for (PetscInt i = 0; i < n; i++) {
-      PetscBool p = (PetscBool)(z[i] > 0);
-      a[i]        = p ? z[i] : al * z[i];
-      s1[i]       = p ? 1.0 : al;
-    }
-    break;
-  case LAND_ACT_SIGMOID:
-    for (PetscInt i = 0; i < n; i++) {
-      PetscReal s = 1.0 / (1.0 + PetscExpReal(-z[i]));
-      a[i]        = s;
-      s1[i]       = s * (1.0 - s);
-    }
-    break;
-  case LAND_ACT_TANH:
-    for (PetscInt i = 0; i < n; i++) {
-      PetscReal t = PetscTanhReal(z[i]);
-      a[i]        = t;
-      s1[i]       = 1.0 - t * t;
-    }
-    break;
-  case LAND_ACT_LINEAR:
-    for (PetscInt i = 0; i < n; i++) {
-      a[i]  = z[i];
-      s1[i] = 1.0;
-    }
-    break;
-  case LAND_ACT_SOFTPLUS:
-    for (PetscInt i = 0; i < n; i++) {
-      /* log(1 + e^z) without overflow */
-      a[i]  = z[i] > 0 ? z[i] + log1p(PetscExpReal(-z[i])) : log1p(PetscExpReal(z[i]));
-      s1[i] = 1.0 / (1.0 + PetscExpReal(-z[i]));
-    }
-    break;
+    case LAND_ACT_RELU:
+      for (PetscInt i = 0; i < n; i++) {
+        PetscBool p = (PetscBool)(z[i] > 0);
+        a[i]        = p ? z[i] : 0.0;
+        s1[i]       = p ? 1.0 : 0.0;
+      }
+      break;
+    case LAND_ACT_LEAKY_RELU:
+      for (PetscInt i = 0; i < n; i++) {
+        PetscBool p = (PetscBool)(z[i] > 0);
+        a[i]        = p ? z[i] : al * z[i];
+        s1[i]       = p ? 1.0 : al;
+      }
+      break;
+    case LAND_ACT_SIGMOID:
+      for (PetscInt i = 0; i < n; i++) {
+        PetscReal s = 1.0 / (1.0 + PetscExpReal(-z[i]));
+        a[i]        = s;
+        s1[i]       = s * (1.0 - s);
+      }
+      break;
+    case LAND_ACT_TANH:
+      for (PetscInt i = 0; i < n; i++) {
+        PetscReal t = PetscTanhReal(z[i]);
+        a[i]        = t;
+        s1[i]       = 1.0 - t * t;
+      }
+      break;
+    case LAND_ACT_LINEAR:
+      for (PetscInt i = 0; i < n; i++) {
+        a[i]  = z[i];
+        s1[i] = 1.0;
+      }
+      break;
+    case LAND_ACT_SOFTPLUS:
+      for (PetscInt i = 0; i < n; i++) {
+        /* log(1 + e^z) without overflow */
+        a[i]  = z[i] > 0 ? z[i] + log1p(PetscExpReal(-z[i])) : log1p(PetscExpReal(z[i]));
+        s1[i] = 1.0 / (1.0 + PetscExpReal(-z[i]));
+      }
+      break;
   }
 }
 
@@ -131,20 +132,20 @@ static void Activate(LandNet net, PetscInt n, const PetscReal *z, PetscReal *a, 
 static inline PetscReal Act2(LandActivation act, PetscReal z)
 {
   switch (act) {
-  case LAND_ACT_SIGMOID: {
-    PetscReal s = 1.0 / (1.0 + PetscExpReal(-z));
-    return s * (1.0 - s) * (1.0 - 2.0 * s);
-  }
-  case LAND_ACT_TANH: {
-    PetscReal t = PetscTanhReal(z);
-    return -2.0 * t * (1.0 - t * t);
-  }
-  case LAND_ACT_SOFTPLUS: {
-    PetscReal s = 1.0 / (1.0 + PetscExpReal(-z));
-    return s * (1.0 - s);
-  }
-  default:
-    return 0.0;
+    case LAND_ACT_SIGMOID: {
+      PetscReal s = 1.0 / (1.0 + PetscExpReal(-z));
+      return s * (1.0 - s) * (1.0 - 2.0 * s);
+    }
+    case LAND_ACT_TANH: {
+      PetscReal t = PetscTanhReal(z);
+      return -2.0 * t * (1.0 - t * t);
+    }
+    case LAND_ACT_SOFTPLUS: {
+      PetscReal s = 1.0 / (1.0 + PetscExpReal(-z));
+      return s * (1.0 - s);
+    }
+    default:
+      return 0.0;
   }
 }
 
@@ -185,7 +186,8 @@ PetscErrorCode LandNetForward(LandNet net, const PetscReal *theta, PetscInt m, c
       Activate(net, n, w->z[l], w->a[l], w->s1[l]);
       if (net->skip[l - 1])
         for (PetscInt i = 0; i < n; i++) w->a[l][i] += w->a[l - 1][i];
-    } else w->a[l] = w->z[l];
+    } else
+      w->a[l] = w->z[l];
   }
   PetscCall(PetscLogFlops(2.0 * m * (net->P)));
   PetscCall(PetscLogEventEnd(LAND_Forward, 0, 0, 0, 0));
@@ -204,7 +206,9 @@ PetscErrorCode LandNetForwardR(LandNet net, const PetscReal *theta, const PetscR
     PetscInt n = m * net->width[l];
     /* a_{l-1} V_l^T + c_l, then + R a_{l-1} W_l^T (R a_0 = 0) */
     Affine(net, l, v, m, w->a[l - 1], w->rz[l], PETSC_TRUE, 0.0);
-    if (l > 1) Gemm('N', 'T', m, net->width[l], net->width[l - 1], 1.0, w->ra[l - 1], net->width[l - 1], theta + net->woff[l - 1], net->width[l - 1], 1.0, w->rz[l], net->width[l]);
+    if (l > 1)
+      Gemm('N', 'T', m, net->width[l], net->width[l - 1], 1.0, w->ra[l - 1], net->width[l - 1], theta + net->woff[l - 1], net->width[l - 1], 1.0,
+           w->rz[l], net->width[l]);
     if (l < L) {
       for (PetscInt i = 0; i < n; i++) w->ra[l][i] = w->s1[l][i] * w->rz[l][i];
       if (net->skip[l - 1] && l > 1)
@@ -229,8 +233,8 @@ static void ColumnSums(PetscInt m, PetscInt n, const PetscReal *g, PetscReal *db
   Writes (or adds, with accumulate) into grad[0..P). Not collective. @*/
 PetscErrorCode LandNetBackward(LandNet net, const PetscReal *theta, PetscInt m, LandWork *w, PetscReal *grad, PetscBool accumulate)
 {
-  const PetscInt L    = net->nlayers;
-  PetscReal     *ga   = w->ga, *gz = w->gz, *gn = w->gnext;
+  const PetscInt L  = net->nlayers;
+  PetscReal     *ga = w->ga, *gz = w->gz, *gn = w->gnext;
   PetscReal      beta = accumulate ? 1.0 : 0.0;
 
   PetscFunctionBeginUser;
@@ -240,7 +244,8 @@ PetscErrorCode LandNetBackward(LandNet net, const PetscReal *theta, PetscInt m, 
     PetscInt nin = net->width[l - 1], nout = net->width[l], n = m * nout;
     if (l < L)
       for (PetscInt i = 0; i < n; i++) gz[i] = ga[i] * w->s1[l][i];
-    else PetscCall(PetscArraycpy(gz, ga, n));
+    else
+      PetscCall(PetscArraycpy(gz, ga, n));
     Gemm('T', 'N', nout, nin, m, 1.0, gz, nout, w->a[l - 1], nin, beta, grad + net->woff[l - 1], nin);
     if (net->bias) ColumnSums(m, nout, gz, grad + net->boff[l - 1], accumulate);
     if (l > 1) {
@@ -311,7 +316,8 @@ PetscErrorCode LandNetBackwardR(LandNet net, const PetscReal *theta, const Petsc
 
 /*@ LandNetRowGradients - per-row gradients of output 'out': row i of 'rows' (leading dimension ldr)
   receives scale * d f_{i,out} / d theta. Requires LandNetForward on the same rows. Not collective. @*/
-PetscErrorCode LandNetRowGradients(LandNet net, const PetscReal *theta, PetscInt m, LandWork *w, PetscInt out, PetscReal *rows, PetscInt ldr, PetscReal scale)
+PetscErrorCode LandNetRowGradients(LandNet net, const PetscReal *theta, PetscInt m, LandWork *w, PetscInt out, PetscReal *rows, PetscInt ldr,
+                                   PetscReal scale)
 {
   const PetscInt L  = net->nlayers;
   PetscReal     *ga = w->ga, *gz = w->gz, *gn = w->gnext;
@@ -324,7 +330,8 @@ PetscErrorCode LandNetRowGradients(LandNet net, const PetscReal *theta, PetscInt
     PetscInt nin = net->width[l - 1], nout = net->width[l], n = m * nout;
     if (l < L)
       for (PetscInt i = 0; i < n; i++) gz[i] = ga[i] * w->s1[l][i];
-    else PetscCall(PetscArraycpy(gz, ga, n));
+    else
+      PetscCall(PetscArraycpy(gz, ga, n));
     /* per-row outer products g_z[i] a_{l-1}[i]^T: rank-one, no GEMM to batch them into */
     for (PetscInt i = 0; i < m; i++) {
       PetscReal       *r  = rows + i * ldr;

@@ -2,8 +2,8 @@
    theta = for each affine layer l = 1..L: W_l (width[l] x width[l-1], row-major), then b_l. */
 #include <landscape/impl.h>
 
-const char *const LandActivations[] = {"relu", "leaky_relu", "sigmoid", "tanh", "linear", "softplus", "LandActivation", "LAND_ACT_", NULL};
-static const char *const LandInits[] = {"he", "glorot", "normal"};
+const char *const        LandActivations[] = {"relu", "leaky_relu", "sigmoid", "tanh", "linear", "softplus", "LandActivation", "LAND_ACT_", NULL};
+static const char *const LandInits[]       = {"he", "glorot", "normal"};
 
 /*@ LandNetCreate - create an MLP description. Collective. @*/
 PetscErrorCode LandNetCreate(MPI_Comm comm, LandNet *net)
@@ -42,25 +42,37 @@ PetscErrorCode LandNetSetFromOptions(LandNet net)
   PetscFunctionBeginUser;
   for (PetscInt l = 1; l < net->nlayers; l++) hidden[l - 1] = net->width[l];
   PetscOptionsBegin(net->comm, NULL, "Network (LandNet) options", NULL);
-  PetscCall(PetscOptionsIntArray("-net_hidden", "Hidden layer widths, comma separated (empty: no hidden layer)", "LandNetSetFromOptions", hidden, &nh, &set));
+  PetscCall(PetscOptionsIntArray("-net_hidden", "Hidden layer widths, comma separated (empty: no hidden layer)", "LandNetSetFromOptions", hidden, &nh,
+                                 &set));
   if (set) {
-    for (PetscInt l = 0; l < nh; l++) PetscCheck(hidden[l] > 0, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-net_hidden: width %" PetscInt_FMT " of layer %" PetscInt_FMT " must be positive", hidden[l], l + 1);
+    for (PetscInt l = 0; l < nh; l++)
+      PetscCheck(hidden[l] > 0, net->comm, PETSC_ERR_ARG_OUTOFRANGE,
+                 "-net_hidden: width %" PetscInt_FMT " of layer %" PetscInt_FMT " must be positive", hidden[l], l + 1);
     net->nlayers = nh + 1;
     for (PetscInt l = 0; l < nh; l++) net->width[l + 1] = hidden[l];
     net->width[0]            = d;
     net->width[net->nlayers] = k;
   }
-  PetscCall(PetscOptionsEnum("-net_activation", "Hidden-layer activation", "LandNetSetFromOptions", LandActivations, (PetscEnum)net->act, (PetscEnum *)&net->act, NULL));
-  PetscCall(PetscOptionsReal("-net_leaky_slope", "Negative-side slope of leaky_relu", "LandNetSetFromOptions", net->leaky_slope, &net->leaky_slope, NULL));
+  PetscCall(PetscOptionsEnum("-net_activation", "Hidden-layer activation", "LandNetSetFromOptions", LandActivations, (PetscEnum)net->act,
+                             (PetscEnum *)&net->act, NULL));
+  PetscCall(
+      PetscOptionsReal("-net_leaky_slope", "Negative-side slope of leaky_relu", "LandNetSetFromOptions", net->leaky_slope, &net->leaky_slope, NULL));
   PetscCall(PetscOptionsBool("-net_bias", "Use biases", "LandNetSetFromOptions", net->bias, &net->bias, NULL));
-  PetscCall(PetscOptionsBool("-net_skip", "Skip connections h_{l+1} = h_l + act(W h_l + b) between hidden layers of equal width", "LandNetSetFromOptions", net->use_skip, &net->use_skip, NULL));
-  PetscCall(PetscOptionsEList("-net_init", "Weight initialisation (he: N(0,2/n_in), glorot: N(0,2/(n_in+n_out)), normal: N(0,scale^2)); biases start at 0", "LandNetSetFromOptions", LandInits, 3, net->init, &init, &set));
+  PetscCall(PetscOptionsBool("-net_skip", "Skip connections h_{l+1} = h_l + act(W h_l + b) between hidden layers of equal width",
+                             "LandNetSetFromOptions", net->use_skip, &net->use_skip, NULL));
+  PetscCall(PetscOptionsEList("-net_init",
+                              "Weight initialisation (he: N(0,2/n_in), glorot: N(0,2/(n_in+n_out)), normal: N(0,scale^2)); biases start at 0",
+                              "LandNetSetFromOptions", LandInits, 3, net->init, &init, &set));
   if (set) PetscCall(PetscStrcpy(net->init, LandInits[init]));
-  PetscCall(PetscOptionsReal("-net_init_scale", "Multiplier of the initial standard deviation (the std itself for -net_init normal)", "LandNetSetFromOptions", net->init_scale, &net->init_scale, NULL));
-  PetscCall(PetscOptionsString("-net_theta", "HDF5 file whose dataset /theta holds the starting parameters", "LandNetSetFromOptions", net->theta_file, net->theta_file, sizeof(net->theta_file), NULL));
+  PetscCall(PetscOptionsReal("-net_init_scale", "Multiplier of the initial standard deviation (the std itself for -net_init normal)",
+                             "LandNetSetFromOptions", net->init_scale, &net->init_scale, NULL));
+  PetscCall(PetscOptionsString("-net_theta", "HDF5 file whose dataset /theta holds the starting parameters", "LandNetSetFromOptions", net->theta_file,
+                               net->theta_file, sizeof(net->theta_file), NULL));
   PetscOptionsEnd();
-  PetscCheck(net->leaky_slope >= 0 && net->leaky_slope < 1, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-net_leaky_slope %g must lie in [0, 1)", (double)net->leaky_slope);
-  PetscCheck(net->init_scale >= 0 && PetscIsNormalReal(net->init_scale + 1), net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-net_init_scale %g must be finite and >= 0", (double)net->init_scale);
+  PetscCheck(net->leaky_slope >= 0 && net->leaky_slope < 1, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-net_leaky_slope %g must lie in [0, 1)",
+             (double)net->leaky_slope);
+  PetscCheck(net->init_scale >= 0 && PetscIsNormalReal(net->init_scale + 1), net->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-net_init_scale %g must be finite and >= 0", (double)net->init_scale);
   PetscFunctionReturn(0);
 }
 
@@ -81,7 +93,7 @@ PetscErrorCode LandNetSetUp(LandNet net)
     if (net->bias) off += net->width[l];
     /* skip from hidden layer l-1 to hidden layer l: both hidden, equal widths */
     net->skip[l - 1] = (PetscBool)(net->use_skip && l >= 2 && l < net->nlayers && net->width[l] == net->width[l - 1]);
-    net->maxwidth = PetscMax(net->maxwidth, net->width[l]);
+    net->maxwidth    = PetscMax(net->maxwidth, net->width[l]);
     net->sumwidth += net->width[l];
   }
   net->P           = off;
@@ -108,7 +120,8 @@ PetscErrorCode LandNetGetNumLayers(LandNet net, PetscInt *L)
 PetscErrorCode LandNetGetLayer(LandNet net, PetscInt l, PetscInt *n_out, PetscInt *n_in, PetscInt *w_offset, PetscInt *b_offset)
 {
   PetscFunctionBeginUser;
-  PetscCheck(l >= 1 && l <= net->nlayers, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Layer %" PetscInt_FMT " not in [1, %" PetscInt_FMT "]", l, net->nlayers);
+  PetscCheck(l >= 1 && l <= net->nlayers, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Layer %" PetscInt_FMT " not in [1, %" PetscInt_FMT "]", l,
+             net->nlayers);
   if (n_out) *n_out = net->width[l];
   if (n_in) *n_in = net->width[l - 1];
   if (w_offset) *w_offset = net->woff[l - 1];
@@ -181,9 +194,11 @@ PetscErrorCode LandNetLoadTheta(LandNet net, const char file[], const char datas
   dset  = H5Dopen2(fid, dataset, H5P_DEFAULT);
   space = H5Dget_space(dset);
   ndims = H5Sget_simple_extent_ndims(space);
-  PetscCheck(ndims == 1, net->comm, PETSC_ERR_FILE_UNEXPECTED, "%s:/%s has %d dimensions; expected a vector of length %" PetscInt_FMT, file, dataset, ndims, net->P);
+  PetscCheck(ndims == 1, net->comm, PETSC_ERR_FILE_UNEXPECTED, "%s:/%s has %d dimensions; expected a vector of length %" PetscInt_FMT, file, dataset,
+             ndims, net->P);
   H5Sget_simple_extent_dims(space, dims, NULL);
-  PetscCheck((PetscInt)dims[0] == net->P, net->comm, PETSC_ERR_FILE_UNEXPECTED, "%s:/%s has length %llu; this network expects %" PetscInt_FMT " parameters", file, dataset, (unsigned long long)dims[0], net->P);
+  PetscCheck((PetscInt)dims[0] == net->P, net->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "%s:/%s has length %llu; this network expects %" PetscInt_FMT " parameters", file, dataset, (unsigned long long)dims[0], net->P);
   PetscCall(VecGetOwnershipRange(theta, &lo, &hi));
   start = lo;
   count = hi - lo;
@@ -193,7 +208,9 @@ PetscErrorCode LandNetLoadTheta(LandNet net, const char file[], const char datas
   LandCallHDF5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
   PetscCall(VecGetArray(theta, &t));
   LandCallHDF5(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, space, dxpl, t));
-  for (PetscInt i = 0; i < hi - lo; i++) PetscCheck(PetscIsNormalReal(t[i]) || t[i] == 0, PETSC_COMM_SELF, PETSC_ERR_FP, "%s:/%s entry %" PetscInt_FMT " is not finite", file, dataset, lo + i);
+  for (PetscInt i = 0; i < hi - lo; i++)
+    PetscCheck(PetscIsNormalReal(t[i]) || t[i] == 0, PETSC_COMM_SELF, PETSC_ERR_FP, "%s:/%s entry %" PetscInt_FMT " is not finite", file, dataset,
+               lo + i);
   PetscCall(VecRestoreArray(theta, &t));
   H5Pclose(dxpl);
   H5Sclose(mspace);
@@ -209,8 +226,8 @@ PetscErrorCode LandNetView(LandNet net, PetscViewer viewer)
   PetscFunctionBeginUser;
   PetscCall(PetscViewerASCIIPrintf(viewer, "MLP %" PetscInt_FMT, net->width[0]));
   for (PetscInt l = 1; l <= net->nlayers; l++) PetscCall(PetscViewerASCIIPrintf(viewer, "-%" PetscInt_FMT, net->width[l]));
-  PetscCall(PetscViewerASCIIPrintf(viewer, ", %s, bias %s, skip %s, init %s (scale %g), P = %" PetscInt_FMT "\n", LandActivations[net->act], net->bias ? "on" : "off", net->use_skip ? "on" : "off", net->init,
-                                   (double)net->init_scale, net->P));
+  PetscCall(PetscViewerASCIIPrintf(viewer, ", %s, bias %s, skip %s, init %s (scale %g), P = %" PetscInt_FMT "\n", LandActivations[net->act],
+                                   net->bias ? "on" : "off", net->use_skip ? "on" : "off", net->init, (double)net->init_scale, net->P));
   PetscFunctionReturn(0);
 }
 

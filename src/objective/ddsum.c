@@ -6,12 +6,12 @@
    Written by hand because neither PETSc nor MPI offers a compensated reduction. */
 #include <landscape/impl.h>
 
-static MPI_Datatype LAND_MPI_DD = MPI_DATATYPE_NULL;
+static MPI_Datatype LAND_MPI_DD    = MPI_DATATYPE_NULL;
 static MPI_Op       LAND_MPI_DDSUM = MPI_OP_NULL;
 
 static inline void TwoSum(PetscReal a, PetscReal b, PetscReal *s, PetscReal *e)
 {
-  volatile PetscReal t = a + b; /* volatile: keep the compiler from reassociating */
+  volatile PetscReal t  = a + b; /* volatile: keep the compiler from reassociating */
   PetscReal          bb = t - a;
   *s                    = t;
   *e                    = (a - (t - bb)) + (b - bb);
@@ -30,9 +30,9 @@ void LandDDAccumulate(PetscInt n, const PetscReal *x, PetscReal *hl)
   for (PetscInt i = 0; i < n; i++) {
     PetscReal s, e, hi = hl[2 * i];
     /* inline TwoSum without volatile in the hot loop: gcc does not reassociate without -ffast-math */
-    s  = hi + x[i];
+    s            = hi + x[i];
     PetscReal bb = s - hi;
-    e  = (hi - (s - bb)) + (x[i] - bb);
+    e            = (hi - (s - bb)) + (x[i] - bb);
     e += hl[2 * i + 1];
     hl[2 * i]     = s + e;
     hl[2 * i + 1] = e - (hl[2 * i] - s);
@@ -90,10 +90,10 @@ PetscErrorCode LandDDAllreduce(MPI_Comm comm, PetscInt n, PetscReal *hl)
   the entries each rank owns in 'out' (its layout decides ownership). Collective. @*/
 PetscErrorCode LandDDReduceScatter(MPI_Comm comm, PetscInt N, PetscReal *hl, Vec out)
 {
-  PetscMPIInt        size, rank;
-  const PetscInt    *ranges;
-  PetscReal         *o, *recv;
-  PetscInt           lo, n;
+  PetscMPIInt     size, rank;
+  const PetscInt *ranges;
+  PetscReal      *o, *recv;
+  PetscInt        lo, n;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));

@@ -7,11 +7,7 @@
 
 const char *const LandLosses[] = {"mse", "l1", "ce", "LandLoss", "LAND_LOSS_", NULL};
 
-enum {
-  WANT_LOSS = 1,
-  WANT_GRAD = 2,
-  WANT_HESS = 4
-};
+enum { WANT_LOSS = 1, WANT_GRAD = 2, WANT_HESS = 4 };
 
 PetscErrorCode LandObjectiveCreate(LandData data, LandNet net, LandObjective *obj)
 {
@@ -32,11 +28,15 @@ PetscErrorCode LandObjectiveSetFromOptions(LandObjective obj)
 {
   PetscFunctionBeginUser;
   PetscOptionsBegin(obj->comm, NULL, "Objective (LandObjective) options", NULL);
-  PetscCall(PetscOptionsEnum("-loss", "Loss per sample: mse (1/2 ||f-y||^2), l1 (||f-y||_1), ce (softmax cross-entropy)", "LandObjectiveSetFromOptions", LandLosses, (PetscEnum)obj->loss, (PetscEnum *)&obj->loss, NULL));
-  PetscCall(PetscOptionsReal("-reg_l2", "L2 regulariser gamma: adds gamma sum_l ||W_l||_F^2", "LandObjectiveSetFromOptions", obj->reg_l2, &obj->reg_l2, NULL));
-  PetscCall(PetscOptionsBool("-reg_l2_bias", "Include the biases in the L2 regulariser", "LandObjectiveSetFromOptions", obj->reg_l2_bias, &obj->reg_l2_bias, NULL));
+  PetscCall(PetscOptionsEnum("-loss", "Loss per sample: mse (1/2 ||f-y||^2), l1 (||f-y||_1), ce (softmax cross-entropy)",
+                             "LandObjectiveSetFromOptions", LandLosses, (PetscEnum)obj->loss, (PetscEnum *)&obj->loss, NULL));
+  PetscCall(PetscOptionsReal("-reg_l2", "L2 regulariser gamma: adds gamma sum_l ||W_l||_F^2", "LandObjectiveSetFromOptions", obj->reg_l2,
+                             &obj->reg_l2, NULL));
+  PetscCall(PetscOptionsBool("-reg_l2_bias", "Include the biases in the L2 regulariser", "LandObjectiveSetFromOptions", obj->reg_l2_bias,
+                             &obj->reg_l2_bias, NULL));
   PetscOptionsEnd();
-  PetscCheck(obj->reg_l2 >= 0 && PetscIsNormalReal(obj->reg_l2 + 1), obj->comm, PETSC_ERR_ARG_OUTOFRANGE, "-reg_l2 %g must be finite and >= 0", (double)obj->reg_l2);
+  PetscCheck(obj->reg_l2 >= 0 && PetscIsNormalReal(obj->reg_l2 + 1), obj->comm, PETSC_ERR_ARG_OUTOFRANGE, "-reg_l2 %g must be finite and >= 0",
+             (double)obj->reg_l2);
   PetscFunctionReturn(0);
 }
 
@@ -53,7 +53,8 @@ PetscErrorCode LandObjectiveSetUp(LandObjective obj)
   {
     PetscInt ncls;
     PetscCall(LandDataGetSizes(obj->data, NULL, NULL, &ncls));
-    PetscCheck(obj->loss != LAND_LOSS_CE || ncls >= 2, obj->comm, PETSC_ERR_ARG_INCOMP, "-loss ce needs class labels (/train/labels or -data_classify); these data have real-valued targets");
+    PetscCheck(obj->loss != LAND_LOSS_CE || ncls >= 2, obj->comm, PETSC_ERR_ARG_INCOMP,
+               "-loss ce needs class labels (/train/labels or -data_classify); these data have real-valued targets");
   }
   PetscCall(LandNetCreateVec(obj->net, &theta));
   PetscCall(VecScatterCreateToAll(theta, &obj->toall, &obj->theta_all));
@@ -84,53 +85,54 @@ PetscErrorCode LandObjectiveReplicate(LandObjective obj, Vec x, Vec x_all)
 
 /* Loss of m rows of outputs f against targets y, with g_f = scale dloss/df and, when rf is given,
    rg_f = scale (d^2 loss/df^2) rf. Returns the plain row-order sum of the losses. */
-static PetscReal LossRows(LandLoss loss, PetscInt m, PetscInt k, const PetscReal *f, const PetscReal *y, PetscReal scale, PetscReal *gf, const PetscReal *rf, PetscReal *rgf)
+static PetscReal LossRows(LandLoss loss, PetscInt m, PetscInt k, const PetscReal *f, const PetscReal *y, PetscReal scale, PetscReal *gf,
+                          const PetscReal *rf, PetscReal *rgf)
 {
   PetscReal sum = 0;
   for (PetscInt i = 0; i < m; i++) {
     const PetscReal *fi = f + i * k, *yi = y + i * k;
     PetscReal       *gi = gf ? gf + i * k : NULL;
     switch (loss) {
-    case LAND_LOSS_MSE:
-      for (PetscInt j = 0; j < k; j++) {
-        PetscReal r = fi[j] - yi[j];
-        sum += 0.5 * r * r;
-        if (gi) gi[j] = scale * r;
-        if (rf) rgf[i * k + j] = scale * rf[i * k + j];
-      }
-      break;
-    case LAND_LOSS_L1:
-      for (PetscInt j = 0; j < k; j++) {
-        PetscReal r = fi[j] - yi[j];
-        sum += PetscAbsReal(r);
-        if (gi) gi[j] = scale * (r > 0 ? 1.0 : (r < 0 ? -1.0 : 0.0));
-        if (rf) rgf[i * k + j] = 0.0;
-      }
-      break;
-    case LAND_LOSS_CE: {
-      PetscReal mx = fi[0], se = 0, sy = 0, fy = 0, lse;
-      for (PetscInt j = 1; j < k; j++) mx = PetscMax(mx, fi[j]);
-      for (PetscInt j = 0; j < k; j++) {
-        se += PetscExpReal(fi[j] - mx);
-        sy += yi[j];
-        fy += yi[j] * fi[j];
-      }
-      lse = mx + PetscLogReal(se);
-      sum += sy * lse - fy;
-      if (gi || rf) {
-        PetscReal pr = 0;
+      case LAND_LOSS_MSE:
         for (PetscInt j = 0; j < k; j++) {
-          PetscReal p = PetscExpReal(fi[j] - lse);
-          if (gi) gi[j] = scale * (sy * p - yi[j]);
-          if (rf) pr += p * rf[i * k + j];
+          PetscReal r = fi[j] - yi[j];
+          sum += 0.5 * r * r;
+          if (gi) gi[j] = scale * r;
+          if (rf) rgf[i * k + j] = scale * rf[i * k + j];
         }
-        if (rf)
+        break;
+      case LAND_LOSS_L1:
+        for (PetscInt j = 0; j < k; j++) {
+          PetscReal r = fi[j] - yi[j];
+          sum += PetscAbsReal(r);
+          if (gi) gi[j] = scale * (r > 0 ? 1.0 : (r < 0 ? -1.0 : 0.0));
+          if (rf) rgf[i * k + j] = 0.0;
+        }
+        break;
+      case LAND_LOSS_CE: {
+        PetscReal mx = fi[0], se = 0, sy = 0, fy = 0, lse;
+        for (PetscInt j = 1; j < k; j++) mx = PetscMax(mx, fi[j]);
+        for (PetscInt j = 0; j < k; j++) {
+          se += PetscExpReal(fi[j] - mx);
+          sy += yi[j];
+          fy += yi[j] * fi[j];
+        }
+        lse = mx + PetscLogReal(se);
+        sum += sy * lse - fy;
+        if (gi || rf) {
+          PetscReal pr = 0;
           for (PetscInt j = 0; j < k; j++) {
-            PetscReal p    = PetscExpReal(fi[j] - lse);
-            rgf[i * k + j] = scale * sy * p * (rf[i * k + j] - pr);
+            PetscReal p = PetscExpReal(fi[j] - lse);
+            if (gi) gi[j] = scale * (sy * p - yi[j]);
+            if (rf) pr += p * rf[i * k + j];
           }
-      }
-    } break;
+          if (rf)
+            for (PetscInt j = 0; j < k; j++) {
+              PetscReal p    = PetscExpReal(fi[j] - lse);
+              rgf[i * k + j] = scale * sy * p * (rf[i * k + j] - pr);
+            }
+        }
+      } break;
     }
   }
   return sum;
@@ -139,7 +141,8 @@ static PetscReal LossRows(LandLoss loss, PetscInt m, PetscInt k, const PetscReal
 /* The one loop over chunks behind every evaluation. Over the chunks of 'set' in 'chunks' (all when
    NULL) that this rank owns: loss (dd in out[0..1]), and the gradient or Hessian product into
    obj->acc (dd, 2P), with per-row scale 1/nrows_total. Also counts correct argmax predictions. */
-static PetscErrorCode ChunkLoop(LandObjective obj, LandSetKind kind, int want, PetscInt nc, const PetscInt chunks[], const PetscReal *theta, const PetscReal *v, PetscReal loss_dd[2], PetscInt *ncorrect, PetscInt *nrows)
+static PetscErrorCode ChunkLoop(LandObjective obj, LandSetKind kind, int want, PetscInt nc, const PetscInt chunks[], const PetscReal *theta,
+                                const PetscReal *v, PetscReal loss_dd[2], PetscInt *ncorrect, PetscInt *nrows)
 {
   const LandSet *set;
   LandWork      *w = &obj->work;
@@ -149,7 +152,8 @@ static PetscErrorCode ChunkLoop(LandObjective obj, LandSetKind kind, int want, P
   PetscFunctionBeginUser;
   PetscCall(LandDataGetSet(obj->data, kind, &set));
   PetscCall(LandDataGetChunkSize(obj->data, &chunk));
-  if (!chunks) total = set->N;
+  if (!chunks)
+    total = set->N;
   else
     for (PetscInt c = 0; c < nc; c++) total += PetscMin(chunk, set->N - chunks[c] * chunk);
   scale      = total > 0 ? 1.0 / total : 0.0;
@@ -163,7 +167,8 @@ static PetscErrorCode ChunkLoop(LandObjective obj, LandSetKind kind, int want, P
     PetscCall(LandNetForward(obj->net, theta, m, set->X + r0 * obj->d, w));
     if (want & WANT_HESS) PetscCall(LandNetForwardR(obj->net, theta, v, m, w));
     {
-      PetscReal s = LossRows(obj->loss, m, k, w->a[L], set->Y + r0 * k, scale, (want & (WANT_GRAD | WANT_HESS)) ? w->gf : NULL, (want & WANT_HESS) ? w->rz[L] : NULL, w->rgf);
+      PetscReal s = LossRows(obj->loss, m, k, w->a[L], set->Y + r0 * k, scale, (want & (WANT_GRAD | WANT_HESS)) ? w->gf : NULL,
+                             (want & WANT_HESS) ? w->rz[L] : NULL, w->rgf);
       s *= scale;
       LandDDAccumulate(1, &s, loss_dd);
     }
@@ -175,8 +180,10 @@ static PetscErrorCode ChunkLoop(LandObjective obj, LandSetKind kind, int want, P
           if (fi[j] > fi[am]) am = j;
         correct += (am == set->labels[r0 + i]);
       }
-    if (want & WANT_HESS) PetscCall(LandNetBackwardR(obj->net, theta, v, m, w, obj->buf));
-    else if (want & WANT_GRAD) PetscCall(LandNetBackward(obj->net, theta, m, w, obj->buf, PETSC_FALSE));
+    if (want & WANT_HESS)
+      PetscCall(LandNetBackwardR(obj->net, theta, v, m, w, obj->buf));
+    else if (want & WANT_GRAD)
+      PetscCall(LandNetBackward(obj->net, theta, m, w, obj->buf, PETSC_FALSE));
     if (want & (WANT_GRAD | WANT_HESS)) LandDDAccumulate(obj->P, obj->buf, obj->acc);
   }
   if (ncorrect) *ncorrect = correct;
@@ -208,9 +215,9 @@ static PetscReal RegValue(LandObjective obj, const PetscReal *t)
 /* y += 2 gamma x on the regularised entries owned by this rank (elementwise: rank-count independent). */
 static PetscErrorCode RegAddGradient(LandObjective obj, Vec x, Vec y)
 {
-  PetscInt           lo, hi;
-  const PetscReal   *xa;
-  PetscReal         *ya;
+  PetscInt         lo, hi;
+  const PetscReal *xa;
+  PetscReal       *ya;
 
   PetscFunctionBeginUser;
   if (obj->reg_l2 == 0) PetscFunctionReturn(0);
@@ -551,7 +558,8 @@ PetscErrorCode LandObjectiveCreateJacobianShell(LandObjective obj, Vec theta, Ma
 PetscErrorCode LandObjectiveView(LandObjective obj, PetscViewer viewer)
 {
   PetscFunctionBeginUser;
-  PetscCall(PetscViewerASCIIPrintf(viewer, "Objective: loss %s, reg_l2 %g%s\n", LandLosses[obj->loss], (double)obj->reg_l2, obj->reg_l2_bias ? " (with biases)" : ""));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "Objective: loss %s, reg_l2 %g%s\n", LandLosses[obj->loss], (double)obj->reg_l2,
+                                   obj->reg_l2_bias ? " (with biases)" : ""));
   PetscFunctionReturn(0);
 }
 

@@ -25,7 +25,8 @@ static PetscErrorCode SetFromOptions_Check(LandStage s)
   PetscCall(PetscOptionsReal("-check_tol", "Largest accepted relative error", "", c->tol, &c->tol, NULL));
   PetscCall(PetscOptionsReal("-check_h", "Finite-difference step along unit directions", "", c->h, &c->h, NULL));
   PetscCall(PetscOptionsInt("-check_directions", "Number of random directions", "", c->ndir, &c->ndir, NULL));
-  PetscCall(PetscOptionsBool("-check_jacobian", "Also check the residual Jacobian (mse only; dense: n k P doubles)", "", c->jacobian, &c->jacobian, NULL));
+  PetscCall(
+      PetscOptionsBool("-check_jacobian", "Also check the residual Jacobian (mse only; dense: n k P doubles)", "", c->jacobian, &c->jacobian, NULL));
   PetscOptionsEnd();
   PetscFunctionReturn(0);
 }
@@ -50,7 +51,8 @@ static PetscErrorCode Verdict(LandStage s, const char name[], PetscReal err, Pet
   char path[128];
 
   PetscFunctionBeginUser;
-  PetscCall(PetscPrintf(s->run->comm, "check: %-28s relative error %.3e  (tol %.1e)  %s\n", name, (double)err, (double)tol, err <= tol ? "ok" : "FAILED"));
+  PetscCall(
+      PetscPrintf(s->run->comm, "check: %-28s relative error %.3e  (tol %.1e)  %s\n", name, (double)err, (double)tol, err <= tol ? "ok" : "FAILED"));
   PetscCall(PetscSNPrintf(path, sizeof(path), "/check/%s", name));
   PetscCall(LandResultsWriteArray(s->run->results, path, 1, 1, &err));
   if (!(err <= tol)) (*nfail)++;
@@ -61,7 +63,7 @@ static PetscErrorCode Run_Check(LandStage s)
 {
   Check    *c   = (Check *)s->data;
   LandRun   run = s->run;
-  Vec       th = run->theta, x, y, g, gp, gm, hx, hy, tp;
+  Vec       th  = run->theta, x, y, g, gp, gm, hx, hy, tp;
   PetscReal f, fp, fm, gu, errg = 0, errh = 0, errs = 0, nrm;
   PetscInt  nfail = 0;
   LandLoss  loss;
@@ -126,7 +128,7 @@ static PetscErrorCode Run_Check(LandStage s)
     PetscCall(MatMultTranspose(J, r, jtr));
     /* the data term's gradient: the full gradient minus the regulariser's (evaluate with reg off) */
     {
-      PetscReal gamma = run->obj->reg_l2, fz;
+      PetscReal gamma  = run->obj->reg_l2, fz;
       run->obj->reg_l2 = 0;
       PetscCall(LandObjectiveEvaluate(run->obj, th, &fz, g));
       run->obj->reg_l2 = gamma;

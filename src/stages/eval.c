@@ -14,8 +14,11 @@ static PetscErrorCode SetFromOptions_Eval(LandStage s)
 
   PetscFunctionBeginUser;
   PetscOptionsBegin(s->run->comm, NULL, "Stage eval: loss, gradient, test metrics, Hessian-vector product", NULL);
-  PetscCall(PetscOptionsInt("-eval_repeat", "Time this many extra loss+gradient evaluations (and Hessian products with -eval_hvp_direction); prints the best time", "", ev->repeat, &ev->repeat, NULL));
-  PetscCall(PetscOptionsString("-eval_hvp_direction", "HDF5 file with a direction v (dataset /direction, else /theta): writes /eval/hvp = H v", "", ev->direction, ev->direction, sizeof(ev->direction), NULL));
+  PetscCall(PetscOptionsInt("-eval_repeat",
+                            "Time this many extra loss+gradient evaluations (and Hessian products with -eval_hvp_direction); prints the best time",
+                            "", ev->repeat, &ev->repeat, NULL));
+  PetscCall(PetscOptionsString("-eval_hvp_direction", "HDF5 file with a direction v (dataset /direction, else /theta): writes /eval/hvp = H v", "",
+                               ev->direction, ev->direction, sizeof(ev->direction), NULL));
   PetscOptionsEnd();
   if (ev->direction[0]) {
     PetscBool exists;

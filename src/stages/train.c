@@ -7,11 +7,7 @@
 #include <petsctime.h>
 #include <petscksp.h>
 
-typedef enum {
-  TRAIN_TAO,
-  TRAIN_SGD,
-  TRAIN_ADAM
-} TrainType;
+typedef enum { TRAIN_TAO, TRAIN_SGD, TRAIN_ADAM } TrainType;
 static const char *const TrainTypes[] = {"tao", "sgd", "adam", "TrainType", "TRAIN_", NULL};
 
 typedef struct {
@@ -23,10 +19,10 @@ typedef struct {
   Mat       H;
   Vec       g, m, v; /* gradient, SGD velocity or Adam first moment, Adam second moment */
   /* history */
-  PetscInt   nhist, maxhist;
-  PetscReal *hist; /* rows: step, epoch, loss, gnorm, test_loss, test_acc, time */
+  PetscInt       nhist, maxhist;
+  PetscReal     *hist; /* rows: step, epoch, loss, gnorm, test_loss, test_acc, time */
   PetscLogDouble t0;
-  PetscInt   step;
+  PetscInt       step;
 } Train;
 
 #define NHIST 7
@@ -56,7 +52,8 @@ static PetscErrorCode Record(LandStage s, PetscInt epoch, PetscReal loss, PetscR
     h[6]         = t - tr->t0;
   }
   if (print && tr->monitor) {
-    PetscCall(PetscPrintf(run->comm, "train: %s %6" PetscInt_FMT "  loss %.6e  |g| %.3e", tr->type == TRAIN_TAO ? "it" : "epoch", tr->type == TRAIN_TAO ? tr->step : epoch, (double)loss, (double)gnorm));
+    PetscCall(PetscPrintf(run->comm, "train: %s %6" PetscInt_FMT "  loss %.6e  |g| %.3e", tr->type == TRAIN_TAO ? "it" : "epoch",
+                          tr->type == TRAIN_TAO ? tr->step : epoch, (double)loss, (double)gnorm));
     if (!PetscIsNanReal(tl)) PetscCall(PetscPrintf(run->comm, "  test loss %.4e", (double)tl));
     if (ta >= 0) PetscCall(PetscPrintf(run->comm, "  acc %.4f", (double)ta));
     PetscCall(PetscPrintf(run->comm, "  %.1f s\n", t - tr->t0));
@@ -102,30 +99,40 @@ static PetscErrorCode SetFromOptions_Train(LandStage s)
 
   PetscFunctionBeginUser;
   PetscOptionsBegin(s->run->comm, NULL, "Stage train: optimisation of the parameters", NULL);
-  PetscCall(PetscOptionsEnum("-train_type", "Optimiser: tao (full batch, -train_tao_* options), sgd (momentum), adam", "", TrainTypes, (PetscEnum)tr->type, (PetscEnum *)&tr->type, NULL));
+  PetscCall(PetscOptionsEnum("-train_type", "Optimiser: tao (full batch, -train_tao_* options), sgd (momentum), adam", "", TrainTypes,
+                             (PetscEnum)tr->type, (PetscEnum *)&tr->type, NULL));
   PetscCall(PetscOptionsInt("-train_epochs", "sgd/adam: passes over the training set", "", tr->epochs, &tr->epochs, NULL));
-  PetscCall(PetscOptionsInt("-train_batch_size", "sgd/adam: rows per mini-batch, a multiple of -data_chunk_size (0: full batch)", "", tr->batch_size, &tr->batch_size, NULL));
+  PetscCall(PetscOptionsInt("-train_batch_size", "sgd/adam: rows per mini-batch, a multiple of -data_chunk_size (0: full batch)", "", tr->batch_size,
+                            &tr->batch_size, NULL));
   PetscCall(PetscOptionsReal("-train_lr", "sgd/adam: learning rate", "", tr->lr, &tr->lr, NULL));
   PetscCall(PetscOptionsReal("-train_momentum", "sgd: momentum mu (v = mu v + g, theta -= lr v)", "", tr->momentum, &tr->momentum, NULL));
   PetscCall(PetscOptionsReal("-train_beta1", "adam: first-moment decay", "", tr->beta1, &tr->beta1, NULL));
   PetscCall(PetscOptionsReal("-train_beta2", "adam: second-moment decay", "", tr->beta2, &tr->beta2, NULL));
   PetscCall(PetscOptionsReal("-train_eps", "adam: epsilon", "", tr->eps, &tr->eps, NULL));
-  PetscCall(PetscOptionsInt("-train_max_it", "Maximum number of steps (sgd/adam: optimizer steps; tao: iterations)", "", tr->max_it, &tr->max_it, NULL));
+  PetscCall(
+      PetscOptionsInt("-train_max_it", "Maximum number of steps (sgd/adam: optimizer steps; tao: iterations)", "", tr->max_it, &tr->max_it, NULL));
   PetscCall(PetscOptionsReal("-train_gatol", "sgd/adam with full batch: stop when ||grad|| <= gatol", "", tr->gatol, &tr->gatol, NULL));
-  PetscCall(PetscOptionsReal("-train_loss_target", "Stop when the training loss is at or below this value (0: only at an exact zero)", "", tr->loss_target, &tr->loss_target, NULL));
+  PetscCall(PetscOptionsReal("-train_loss_target", "Stop when the training loss is at or below this value (0: only at an exact zero)", "",
+                             tr->loss_target, &tr->loss_target, NULL));
   PetscCall(PetscOptionsBool("-train_monitor", "Print progress lines", "", tr->monitor, &tr->monitor, NULL));
-  PetscCall(PetscOptionsInt("-train_monitor_interval", "Print every this many epochs (tao/full batch: steps); 0: automatic", "", tr->monitor_interval, &tr->monitor_interval, NULL));
-  PetscCall(PetscOptionsInt("-train_history_interval", "Record history every this many epochs (tao/full batch: steps)", "", tr->history_interval, &tr->history_interval, NULL));
+  PetscCall(PetscOptionsInt("-train_monitor_interval", "Print every this many epochs (tao/full batch: steps); 0: automatic", "", tr->monitor_interval,
+                            &tr->monitor_interval, NULL));
+  PetscCall(PetscOptionsInt("-train_history_interval", "Record history every this many epochs (tao/full batch: steps)", "", tr->history_interval,
+                            &tr->history_interval, NULL));
   PetscOptionsEnd();
   PetscCheck(tr->epochs >= 0 && tr->max_it >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_epochs and -train_max_it must be >= 0");
   PetscCheck(tr->lr > 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_lr %g must be positive", (double)tr->lr);
-  PetscCheck(tr->beta1 >= 0 && tr->beta1 < 1 && tr->beta2 >= 0 && tr->beta2 < 1, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_beta1 and -train_beta2 must lie in [0, 1)");
-  PetscCheck(tr->history_interval >= 1 && tr->monitor_interval >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_history_interval must be >= 1 and -train_monitor_interval >= 0");
+  PetscCheck(tr->beta1 >= 0 && tr->beta1 < 1 && tr->beta2 >= 0 && tr->beta2 < 1, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_beta1 and -train_beta2 must lie in [0, 1)");
+  PetscCheck(tr->history_interval >= 1 && tr->monitor_interval >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_history_interval must be >= 1 and -train_monitor_interval >= 0");
   PetscCheck(tr->batch_size >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_batch_size must be >= 0");
   if (tr->type != TRAIN_TAO) {
     PetscInt chunk;
     PetscCall(LandDataGetChunkSize(s->run->data, &chunk));
-    PetscCheck(tr->batch_size % chunk == 0, s->run->comm, PETSC_ERR_ARG_INCOMP, "-train_batch_size %" PetscInt_FMT " is not a multiple of -data_chunk_size %" PetscInt_FMT " (mini-batches are whole chunks)", tr->batch_size, chunk);
+    PetscCheck(tr->batch_size % chunk == 0, s->run->comm, PETSC_ERR_ARG_INCOMP,
+               "-train_batch_size %" PetscInt_FMT " is not a multiple of -data_chunk_size %" PetscInt_FMT " (mini-batches are whole chunks)",
+               tr->batch_size, chunk);
   } else {
     /* TAO reads its own options now, so that -train_tao_* typos are caught like any other */
     PetscCall(TaoCreate(s->run->comm, &tr->tao));
@@ -153,9 +160,9 @@ static PetscErrorCode SetFromOptions_Train(LandStage s)
 
 static PetscErrorCode RunTao(LandStage s)
 {
-  Train   *tr  = (Train *)s->data;
-  LandRun  run = s->run;
-  PetscInt maxit;
+  Train             *tr  = (Train *)s->data;
+  LandRun            run = s->run;
+  PetscInt           maxit;
   TaoConvergedReason reason;
 
   PetscFunctionBeginUser;
@@ -195,7 +202,7 @@ static PetscErrorCode RunFirstOrder(LandStage s)
   const LandSet *set;
   PetscInt       chunk, nchunks, bc, nbatch, *perm, epochs = tr->epochs;
   PetscReal      f = 0, gnorm = 0;
-  PetscBool      full, stop = PETSC_FALSE;
+  PetscBool      full, stop   = PETSC_FALSE;
 
   PetscFunctionBeginUser;
   PetscCall(LandDataGetSet(run->data, LAND_SET_TRAIN, &set));
@@ -216,8 +223,10 @@ static PetscErrorCode RunFirstOrder(LandStage s)
   PetscCall(PetscMalloc1(nchunks, &perm));
   for (PetscInt epoch = 0; epoch < epochs && !stop; epoch++) {
     PetscReal fsum[2] = {0, 0};
-    if (full) for (PetscInt i = 0; i < nchunks; i++) perm[i] = i;
-    else ShuffleChunks(run->seed, epoch, nchunks, perm);
+    if (full)
+      for (PetscInt i = 0; i < nchunks; i++) perm[i] = i;
+    else
+      ShuffleChunks(run->seed, epoch, nchunks, perm);
     for (PetscInt b = 0; b < nbatch && !stop; b++) {
       PetscInt         nb = PetscMin(bc, nchunks - b * bc), lo, hi;
       PetscReal       *th, *m, *v = NULL;
@@ -225,12 +234,14 @@ static PetscErrorCode RunFirstOrder(LandStage s)
 
       PetscCall(PetscLogEventBegin(LAND_Train, 0, 0, 0, 0));
       PetscCall(LandObjectiveEvaluateChunks(run->obj, run->theta, nb, full ? NULL : perm + b * bc, &f, tr->g));
-      PetscCheck(!PetscIsInfOrNanReal(f), run->comm, PETSC_ERR_FP, "train: the loss became %g at step %" PetscInt_FMT "; lower -train_lr", (double)f, tr->step);
+      PetscCheck(!PetscIsInfOrNanReal(f), run->comm, PETSC_ERR_FP, "train: the loss became %g at step %" PetscInt_FMT "; lower -train_lr", (double)f,
+                 tr->step);
       LandDDAccumulate(1, &f, fsum);
       if (full) {
         /* f and g belong to theta after tr->step steps: record them under that step */
         PetscCall(LandVecNorm2(tr->g, &gnorm));
-        if (tr->step > 0 && (tr->step % tr->history_interval == 0 || tr->step % tr->monitor_interval == 0)) PetscCall(Record(s, epoch, f, gnorm, (PetscBool)(tr->step % tr->monitor_interval == 0)));
+        if (tr->step > 0 && (tr->step % tr->history_interval == 0 || tr->step % tr->monitor_interval == 0))
+          PetscCall(Record(s, epoch, f, gnorm, (PetscBool)(tr->step % tr->monitor_interval == 0)));
         if (gnorm <= tr->gatol || f <= tr->loss_target) {
           stop = PETSC_TRUE;
           PetscCall(PetscLogEventEnd(LAND_Train, 0, 0, 0, 0));
@@ -289,13 +300,16 @@ static PetscErrorCode Run_Train(LandStage s)
   PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
   PetscCall(LandVecNorm2(g, &gnorm));
   if (tr->type != TRAIN_TAO) PetscCall(Record(s, 0, f, gnorm, PETSC_TRUE));
-  if (tr->type == TRAIN_TAO) PetscCall(RunTao(s));
-  else PetscCall(RunFirstOrder(s));
+  if (tr->type == TRAIN_TAO)
+    PetscCall(RunTao(s));
+  else
+    PetscCall(RunFirstOrder(s));
   /* final numbers on the full training set */
   PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
   PetscCall(LandVecNorm2(g, &gnorm));
   PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TEST, &tl, &ta));
-  if (tr->type != TRAIN_TAO && (tr->nhist == 0 || tr->hist[NHIST * (tr->nhist - 1)] != tr->step)) PetscCall(Record(s, tr->hist[NHIST * (tr->nhist - 1) + 1], f, gnorm, PETSC_FALSE));
+  if (tr->type != TRAIN_TAO && (tr->nhist == 0 || tr->hist[NHIST * (tr->nhist - 1)] != tr->step))
+    PetscCall(Record(s, tr->hist[NHIST * (tr->nhist - 1) + 1], f, gnorm, PETSC_FALSE));
   PetscCall(VecDestroy(&g));
   PetscCall(LandResultsWriteArray(run->results, "/train/history", tr->nhist, NHIST, tr->hist));
   PetscCall(LandResultsWriteAttrString(run->results, "/train/history", "columns", "step,epoch,loss,grad_norm,test_loss,test_accuracy,time_s"));
@@ -305,7 +319,8 @@ static PetscErrorCode Run_Train(LandStage s)
   PetscCall(LandResultsWriteAttrReal(run->results, "/train", "grad_norm", gnorm));
   PetscCall(LandResultsWriteAttrReal(run->results, "/train", "test_loss", tl));
   PetscCall(LandResultsWriteAttrReal(run->results, "/train", "test_accuracy", ta));
-  PetscCall(PetscPrintf(run->comm, "train: done: %s, %" PetscInt_FMT " steps, loss %.6e, |g| %.3e", TrainTypes[tr->type], tr->step, (double)f, (double)gnorm));
+  PetscCall(PetscPrintf(run->comm, "train: done: %s, %" PetscInt_FMT " steps, loss %.6e, |g| %.3e", TrainTypes[tr->type], tr->step, (double)f,
+                        (double)gnorm));
   if (!PetscIsNanReal(tl)) PetscCall(PetscPrintf(run->comm, ", test loss %.4e", (double)tl));
   if (ta >= 0) PetscCall(PetscPrintf(run->comm, ", test accuracy %.4f", (double)ta));
   PetscCall(PetscPrintf(run->comm, "\n"));
