@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite (make test). Prints TAP lines and a final "N passed, N failed"; exits non-zero on
 # any failure. Runs landscape at 1, 2 and 3 ranks (more ranks than cores: oversubscribed).
-# Usage: tests/run.sh [PATTERN]   runs only tests/t*PATTERN*.sh
+# Usage: tests/run.sh [PATTERN]   runs only tests/tNN_*PATTERN*.sh
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$ROOT/tests/work
@@ -9,7 +9,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 source "$ROOT/tests/lib.sh"
 [ -x "$LAND" ] || { echo "Bail out! $LAND is not built"; exit 1; }
 start=$(date +%s)
-for t in "$ROOT"/tests/t*${1:-}*.sh; do
+for t in "$ROOT"/tests/t[0-9][0-9]_*${1:-}*.sh; do
   echo "# $(basename "$t")"
   source "$t"
 done

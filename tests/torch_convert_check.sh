@@ -375,6 +375,7 @@ if [ -f "$root/makefile" ] && command -v make >/dev/null && ! make -q -C "$root"
     if make -s -C "$root" bin/landscape >"$make_log" 2>&1; then break; fi
     echo "# make failed (attempt $i of $attempts)$([ "$i" -lt "$attempts" ] && echo "; retrying in ${LANDSCAPE_MAKE_WAIT:-60} s")"
     sed 's/^/#   /' "$make_log" | tail -n 5
+    [ "$i" -eq "$attempts" ] && [ -x "$lbin" ] && echo "# make failed: using the existing, possibly stale, $lbin"
     [ "$i" -lt "$attempts" ] && sleep "${LANDSCAPE_MAKE_WAIT:-60}"
   done
 fi
