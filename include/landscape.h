@@ -9,12 +9,13 @@
 
 #define LAND_EXIT_CONTINUE 75 /* EX_TEMPFAIL: checkpointed, run again to continue */
 
-typedef struct _p_LandData      *LandData;
-typedef struct _p_LandNet       *LandNet;
-typedef struct _p_LandObjective *LandObjective;
-typedef struct _p_LandResults   *LandResults;
-typedef struct _p_LandStage     *LandStage;
-typedef struct _p_LandRun       *LandRun;
+typedef struct _p_LandData       *LandData;
+typedef struct _p_LandNet        *LandNet;
+typedef struct _p_LandObjective  *LandObjective;
+typedef struct _p_LandResults    *LandResults;
+typedef struct _p_LandStage      *LandStage;
+typedef struct _p_LandRun        *LandRun;
+typedef struct _p_LandCheckpoint *LandCheckpoint;
 
 /* ---- Logging (src/log_events.c) ---- */
 extern PetscClassId  LAND_CLASSID;
@@ -94,7 +95,10 @@ void           LandDDAccumulate(PetscInt n, const PetscReal *x, PetscReal *hi_lo
 PetscErrorCode LandVecNorm2(Vec, PetscReal *);
 
 /* ---- Results (src/io/results.c) ---- */
-PetscErrorCode LandResultsCreate(MPI_Comm, const char dir[], LandResults *);
+PetscErrorCode LandResultsCreate(MPI_Comm, const char dir[], PetscBool resume, LandResults *);
+PetscErrorCode LandResultsCreateFile(MPI_Comm, const char path[], PetscBool resume, LandResults *);
+PetscErrorCode LandResultsSuspend(LandResults);
+PetscErrorCode LandResultsHas(LandResults, const char path[], PetscBool *);
 PetscErrorCode LandResultsWriteVec(LandResults, const char path[], Vec);
 PetscErrorCode LandResultsWriteArray(LandResults, const char path[], PetscInt m, PetscInt n, const PetscReal *);
 PetscErrorCode LandResultsWriteIntArray(LandResults, const char path[], PetscInt n, const PetscInt *);
@@ -106,15 +110,41 @@ PetscErrorCode LandResultsDestroy(LandResults *);
 
 /* ---- Stages (src/stages) ---- */
 struct _p_LandRun {
-  MPI_Comm      comm;
-  LandData      data;
-  LandNet       net;
-  LandObjective obj;
-  LandResults   results;
-  Vec           theta;
-  PetscInt      seed;
-  char          output_dir[PETSC_MAX_PATH_LEN];
+  MPI_Comm       comm;
+  LandData       data;
+  LandNet        net;
+  LandObjective  obj;
+  LandResults    results;
+  LandCheckpoint ckpt;
+  Vec            theta, theta_initial;
+  PetscInt       seed;
+  char           output_dir[PETSC_MAX_PATH_LEN];
+  LandStage     *stages;
+  PetscInt       nstages, stage_index; /* the stage running (or to run next) */
+  PetscBool      stage_resumed;        /* the running stage continues from checkpointed state */
+  PetscBool      stop;                 /* checkpointed for continuation: exit with LAND_EXIT_CONTINUE */
 };
+
+/* ---- Checkpoints and signals (src/io/checkpoint.c, signals.c) ---- */
+PetscErrorCode LandCheckpointCreate(LandRun, LandCheckpoint *);
+PetscErrorCode LandCheckpointSetFromOptions(LandCheckpoint);
+PetscErrorCode LandCheckpointRestore(LandCheckpoint, PetscBool *restored);
+PetscErrorCode LandCheckpointPoll(LandCheckpoint, LandStage, PetscInt iteration, PetscBool *stop);
+PetscErrorCode LandCheckpointWrite(LandCheckpoint, LandStage);
+PetscErrorCode LandCheckpointView(LandCheckpoint, PetscViewer);
+PetscErrorCode LandCheckpointDestroy(LandCheckpoint *);
+PetscErrorCode LandCheckpointPutVec(LandCheckpoint, const char name[], Vec);
+PetscErrorCode LandCheckpointPutArray(LandCheckpoint, const char name[], PetscInt m, PetscInt n, const PetscReal *);
+PetscErrorCode LandCheckpointPutInt(LandCheckpoint, const char name[], PetscInt);
+PetscErrorCode LandCheckpointPutReal(LandCheckpoint, const char name[], PetscReal);
+PetscErrorCode LandCheckpointGetVec(LandCheckpoint, const char name[], Vec);
+PetscErrorCode LandCheckpointGetArray(LandCheckpoint, const char name[], PetscInt *m, PetscInt *n, PetscReal **);
+PetscErrorCode LandCheckpointGetInt(LandCheckpoint, const char name[], PetscInt *);
+PetscErrorCode LandCheckpointGetReal(LandCheckpoint, const char name[], PetscReal *);
+PetscErrorCode LandCheckpointHas(LandCheckpoint, const char name[], PetscBool *);
+PetscErrorCode LandSignalsInstall(void);
+int            LandSignalsPending(void);
+PetscErrorCode LandDataFingerprint(LandData, PetscReal fp[2]);
 
 PetscErrorCode LandStageRegister(const char[], PetscErrorCode (*)(LandStage));
 PetscErrorCode LandStageRegisterAll(void);

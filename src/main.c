@@ -78,7 +78,7 @@ static PetscErrorCode RunMain(LandRun run, LandStage *stages, PetscInt *nstages)
   PetscLogDouble t0, t1;
   PetscReal      f, tl, ta;
   PetscMPIInt    size;
-  PetscBool      strict = PETSC_TRUE;
+  PetscBool      strict = PETSC_TRUE, restored;
 
   PetscFunctionBeginUser;
   PetscCall(PetscTime(&t0));
@@ -107,30 +107,61 @@ static PetscErrorCode RunMain(LandRun run, LandStage *stages, PetscInt *nstages)
   PetscCall(LandObjectiveSetFromOptions(run->obj));
   PetscCall(LandObjectiveSetUp(run->obj));
   PetscCall(LandNetCreateVec(run->net, &run->theta));
+  PetscCall(VecDuplicate(run->theta, &run->theta_initial));
   PetscCall(LandNetInitialize(run->net, run->seed, run->theta));
+  PetscCall(VecCopy(run->theta, run->theta_initial));
 
-  // ---- Stages: all read their options before anything runs ----
+  // ---- Stages and checkpoints: all read their options before anything runs ----
+  run->stages = stages;
   for (PetscInt i = 0; i < n; i++) {
     PetscCall(LandStageCreate(run, names[i], &stages[i]));
-    *nstages = i + 1;
+    *nstages     = i + 1;
+    run->nstages = i + 1;
     PetscCall(LandStageSetFromOptions(stages[i]));
   }
+  PetscCall(LandCheckpointCreate(run, &run->ckpt));
+  PetscCall(LandCheckpointSetFromOptions(run->ckpt));
   PetscCall(CheckUnusedOptions(run->comm));
   PetscCallMPI(MPI_Comm_size(run->comm, &size));
   PetscCall(PetscPrintf(run->comm, "landscape %s on %d rank%s\n", LAND_VERSION, size, size > 1 ? "s" : ""));
   PetscCall(LandDataView(run->data, PETSC_VIEWER_STDOUT_(run->comm)));
   PetscCall(LandNetView(run->net, PETSC_VIEWER_STDOUT_(run->comm)));
   PetscCall(LandObjectiveView(run->obj, PETSC_VIEWER_STDOUT_(run->comm)));
+  PetscCall(LandCheckpointRestore(run->ckpt, &restored));
 
-  // ---- Results file (published only on success) ----
-  PetscCall(LandResultsCreate(run->comm, run->output_dir, &run->results));
-  PetscCall(WriteRunMetadata(run, "start"));
-  PetscCall(LandDataWriteResults(run->data, run->results));
-  PetscCall(LandNetWriteResults(run->net, run->results));
-  PetscCall(LandResultsWriteVec(run->results, "/theta_initial", run->theta));
+  // ---- Results file (published only on success; kept as results.partial.h5 on a stop) ----
+  PetscCall(LandResultsCreate(run->comm, run->output_dir, restored, &run->results));
+  if (!run->results->resumed) {
+    PetscCall(WriteRunMetadata(run, "start"));
+    PetscCall(LandDataWriteResults(run->data, run->results));
+    PetscCall(LandNetWriteResults(run->net, run->results));
+    PetscCall(LandResultsWriteVec(run->results, "/theta_initial", run->theta_initial));
+  } else {
+    PetscInt  resumed = 0;
+    PetscBool found;
+    PetscCall(LandHDF5ReadAttrInt(run->results->file, "/run", "resumed", &resumed, &found));
+    PetscCall(LandResultsWriteAttrInt(run->results, "/run", "resumed", resumed + 1));
+  }
 
-  // ---- Run ----
-  for (PetscInt i = 0; i < n; i++) PetscCall(LandStageRun(stages[i]));
+  // ---- Run: from the checkpointed stage on; a signal between stages also stops cleanly ----
+  for (PetscInt i = run->stage_index; i < n && !run->stop; i++) {
+    PetscBool stop;
+    run->stage_index = i;
+    PetscCall(LandStageRun(stages[i]));
+    run->stage_resumed = PETSC_FALSE;
+    if (run->stop) break;
+    run->stage_index = i + 1;
+    if (i + 1 < n) PetscCall(LandCheckpointPoll(run->ckpt, NULL, 0, &stop));
+  }
+  PetscCall(LandCheckpointView(run->ckpt, PETSC_VIEWER_STDOUT_(run->comm)));
+  if (run->stop) {
+    PetscCall(CheckUnusedOptions(run->comm));
+    PetscCall(LandResultsSuspend(run->results));
+    PetscCall(PetscPrintf(run->comm, "summary: stopped for continuation in stage %" PetscInt_FMT "; run again with -restart auto to continue\n",
+                          run->stage_index));
+    for (PetscInt i = 0; i < n; i++) PetscCall(PetscFree(names[i]));
+    PetscFunctionReturn(0);
+  }
 
   // ---- Summary and results ----
   PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, NULL));
@@ -168,6 +199,8 @@ int main(int argc, char **argv)
 
   PetscCall(SlepcInitialize(&argc, &argv, NULL, help));
   PetscCall(PetscPushErrorHandler(OneLineErrorHandler, NULL));
+  PetscCall(LandSignalsInstall());
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* every HDF5 status is checked; its own error stack would be noise */
   PetscCall(LandRegisterLogEvents());
   PetscCall(LandDDInitialize());
   PetscCall(PetscMemzero(&run, sizeof(run)));
@@ -181,11 +214,16 @@ int main(int argc, char **argv)
   // ---- Clean up (an unpublished results file is removed) ----
   for (PetscInt i = 0; i < nstages; i++) PetscCall(LandStageDestroy(&stages[i]));
   PetscCall(LandResultsDestroy(&run.results));
+  PetscCall(LandCheckpointDestroy(&run.ckpt));
   PetscCall(VecDestroy(&run.theta));
+  PetscCall(VecDestroy(&run.theta_initial));
   PetscCall(LandObjectiveDestroy(&run.obj));
   PetscCall(LandNetDestroy(&run.net));
   PetscCall(LandDataDestroy(&run.data));
   PetscCall(LandDDFinalize());
-  PetscCall(SlepcFinalize());
-  return ierr ? 1 : 0;
+  {
+    PetscBool stopped = run.stop;
+    PetscCall(SlepcFinalize());
+    return ierr ? 1 : (stopped ? LAND_EXIT_CONTINUE : 0);
+  }
 }

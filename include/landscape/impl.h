@@ -102,22 +102,49 @@ PetscErrorCode LandObjectiveReplicate(LandObjective, Vec, Vec);
 struct _p_LandResults {
   MPI_Comm  comm;
   hid_t     file;
-  char      path[PETSC_MAX_PATH_LEN], tmppath[PETSC_MAX_PATH_LEN];
-  PetscBool published;
+  char      path[PETSC_MAX_PATH_LEN], tmppath[PETSC_MAX_PATH_LEN], partial[PETSC_MAX_PATH_LEN];
+  PetscBool published, resumed;
 };
 PetscErrorCode LandHDF5EnsureGroups(hid_t file, const char path[]);
+PetscErrorCode LandMakeDirs(MPI_Comm, const char dir[]);
+PetscErrorCode LandHDF5ReadVec(MPI_Comm, hid_t file, const char fname[], const char path[], Vec);
+PetscErrorCode LandHDF5ReadArray(MPI_Comm, hid_t file, const char fname[], const char path[], PetscInt *m, PetscInt *n, PetscReal **);
+PetscErrorCode LandHDF5ReadAttrInt(hid_t file, const char obj[], const char name[], PetscInt *, PetscBool *found);
+PetscErrorCode LandHDF5ReadAttrReal(hid_t file, const char obj[], const char name[], PetscReal *, PetscBool *found);
+PetscErrorCode LandHDF5ReadAttrString(hid_t file, const char obj[], const char name[], char *, size_t, PetscBool *found);
+
+/* ---- Checkpoints ---- */
+#define LAND_CHECKPOINT_VERSION 1
+struct _p_LandCheckpoint {
+  LandRun        run;
+  char           dir[PETSC_MAX_PATH_LEN];
+  char           restart[PETSC_MAX_PATH_LEN]; /* "", "auto" or a file */
+  PetscInt       interval, keep, generation, nwritten, signal_at;
+  PetscReal      minutes;
+  PetscLogDouble last_time, write_time;
+  LandResults    writer; /* during a write */
+  hid_t          rfile;  /* during a load */
+  char           rname[PETSC_MAX_PATH_LEN];
+  char           group[128]; /* "/stage/<name>" of the stage saving or loading */
+  char           reason[512];
+};
 
 /* ---- Stages ---- */
 struct _p_LandStage {
   LandRun run;
   char    name[64];
   char    prefix[64];
+  char    group[80]; /* results group: "/<name>", or "/<name>_<k>" for the k-th instance of a stage */
+  char    path[160]; /* scratch for LandStagePath */
   void   *data;
   PetscErrorCode (*setfromoptions)(LandStage);
   PetscErrorCode (*run_stage)(LandStage);
   PetscErrorCode (*destroy)(LandStage);
+  PetscErrorCode (*save)(LandStage, LandCheckpoint); /* checkpoint hook: the state to resume exactly */
+  PetscErrorCode (*load)(LandStage, LandCheckpoint);
 };
 
+const char    *LandStagePath(LandStage, const char sub[]);
 PetscErrorCode LandStageCreate_Train(LandStage);
 PetscErrorCode LandStageCreate_Eval(LandStage);
 PetscErrorCode LandStageCreate_Check(LandStage);

@@ -613,6 +613,27 @@ PetscErrorCode LandDataSetUp(LandData data)
   PetscFunctionReturn(0);
 }
 
+/*@ LandDataFingerprint - reproducible sums of every training and test input and target: two numbers
+  that identify the data (checkpoints refuse to resume on other data). Collective. @*/
+PetscErrorCode LandDataFingerprint(LandData data, PetscReal fp[2])
+{
+  PetscReal dd[4] = {0, 0, 0, 0};
+
+  PetscFunctionBeginUser;
+  for (int s = 0; s < 2; s++) {
+    LandSet *set = &data->set[s];
+    for (PetscInt i = 0; i < set->n * data->d; i++) {
+      PetscReal x = set->X[i] * (1 + 1e-3 * (i % data->d)); /* weight by column: a permutation of columns changes it */
+      LandDDAccumulate(1, &x, dd);
+    }
+    for (PetscInt i = 0; i < set->n * data->k; i++) LandDDAccumulate(1, &set->Y[i], dd + 2);
+  }
+  PetscCall(LandDDAllreduce(data->comm, 2, dd));
+  fp[0] = dd[0];
+  fp[1] = dd[2];
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode LandDataGetSizes(LandData data, PetscInt *d, PetscInt *k, PetscInt *ncls)
 {
   PetscFunctionBeginUser;

@@ -27,7 +27,8 @@ PetscErrorCode LandHDF5EnsureGroups(hid_t file, const char path[])
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode MakeDirs(MPI_Comm comm, const char dir[])
+/* mkdir -p on rank 0; every rank gets the verdict. Collective. */
+PetscErrorCode LandMakeDirs(MPI_Comm comm, const char dir[])
 {
   char        buf[PETSC_MAX_PATH_LEN];
   PetscMPIInt rank;
@@ -46,28 +47,88 @@ static PetscErrorCode MakeDirs(MPI_Comm comm, const char dir[])
     if (!err && mkdir(buf, 0775) && errno != EEXIST) err = errno;
   }
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
-  PetscCheck(!err, comm, PETSC_ERR_FILE_OPEN, "-output_dir %s: cannot create directory (%s)", dir, strerror(err));
+  PetscCheck(!err, comm, PETSC_ERR_FILE_OPEN, "%s: cannot create directory (%s)", dir, strerror(err));
   PetscFunctionReturn(0);
 }
 
-/*@ LandResultsCreate - start dir/results.h5 (written as dir/results.h5.tmp until published). Collective. @*/
-PetscErrorCode LandResultsCreate(MPI_Comm comm, const char dir[], LandResults *res)
+/*@ LandResultsCreateFile - start an HDF5 file written collectively under path.tmp; LandResultsPublish
+  renames it to path. With 'resume', an existing path.tmp (kept by an earlier, interrupted run) is
+  reopened and extended instead of truncated. Collective. @*/
+PetscErrorCode LandResultsCreateFile(MPI_Comm comm, const char path[], PetscBool resume, LandResults *res)
 {
   LandResults r;
   hid_t       fapl;
+  PetscBool   exists = PETSC_FALSE;
 
   PetscFunctionBeginUser;
-  PetscCall(MakeDirs(comm, dir));
   PetscCall(PetscNew(&r));
   r->comm = comm;
-  PetscCall(PetscSNPrintf(r->path, sizeof(r->path), "%s/results.h5", dir));
-  PetscCall(PetscSNPrintf(r->tmppath, sizeof(r->tmppath), "%s/results.h5.tmp", dir));
+  PetscCall(PetscStrncpy(r->path, path, sizeof(r->path)));
+  PetscCall(PetscSNPrintf(r->tmppath, sizeof(r->tmppath), "%s.tmp", path));
   fapl = H5Pcreate(H5P_FILE_ACCESS);
   LandCallHDF5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
-  r->file = H5Fcreate(r->tmppath, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (resume) PetscCall(PetscTestFile(r->tmppath, 'r', &exists));
+  PetscCallMPI(MPI_Bcast(&exists, 1, MPIU_BOOL, 0, comm)); /* one verdict for the collective open */
+  if (exists)
+    r->file = H5Fopen(r->tmppath, H5F_ACC_RDWR, fapl);
+  else
+    r->file = H5Fcreate(r->tmppath, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
-  PetscCheck(r->file >= 0, comm, PETSC_ERR_FILE_OPEN, "Cannot create %s", r->tmppath);
+  PetscCheck(r->file >= 0, comm, PETSC_ERR_FILE_OPEN, "Cannot %s %s", exists ? "reopen" : "create", r->tmppath);
   *res = r;
+  PetscFunctionReturn(0);
+}
+
+/*@ LandResultsCreate - start dir/results.h5 (written as dir/results.h5.tmp until published). With
+  'resume', the results of an interrupted run (dir/results.partial.h5) are taken over, so the
+  stages it completed keep their output. Collective. @*/
+PetscErrorCode LandResultsCreate(MPI_Comm comm, const char dir[], PetscBool resume, LandResults *res)
+{
+  char        path[PETSC_MAX_PATH_LEN], partial[PETSC_MAX_PATH_LEN], tmp[PETSC_MAX_PATH_LEN];
+  PetscMPIInt rank;
+  PetscBool   has_partial = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  PetscCall(LandMakeDirs(comm, dir));
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/results.h5", dir));
+  PetscCall(PetscSNPrintf(partial, sizeof(partial), "%s/results.partial.h5", dir));
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s/results.h5.tmp", dir));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  /* rank 0 decides and renames; the others learn the verdict (a test of their own could race the rename) */
+  if (rank == 0 && resume) {
+    PetscCall(PetscTestFile(partial, 'r', &has_partial));
+    if (has_partial && rename(partial, tmp)) has_partial = PETSC_FALSE;
+  }
+  PetscCallMPI(MPI_Bcast(&has_partial, 1, MPIU_BOOL, 0, comm));
+  PetscCall(LandResultsCreateFile(comm, path, has_partial, res));
+  PetscCall(PetscStrncpy((*res)->partial, partial, sizeof((*res)->partial)));
+  (*res)->resumed = has_partial;
+  PetscFunctionReturn(0);
+}
+
+/*@ LandResultsSuspend - close an unfinished results file and keep it as results.partial.h5 for the
+  run that continues (exit code 75). Collective. @*/
+PetscErrorCode LandResultsSuspend(LandResults res)
+{
+  PetscMPIInt rank;
+  int         err = 0;
+
+  PetscFunctionBeginUser;
+  LandCallHDF5(H5Fclose(res->file));
+  res->file = -1;
+  PetscCallMPI(MPI_Comm_rank(res->comm, &rank));
+  if (rank == 0 && rename(res->tmppath, res->partial)) err = errno;
+  PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, res->comm));
+  PetscCheck(!err, res->comm, PETSC_ERR_FILE_WRITE, "Cannot rename %s to %s (%s)", res->tmppath, res->partial, strerror(err));
+  res->published = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+/*@ LandResultsHas - whether an object exists in the file. Collective. @*/
+PetscErrorCode LandResultsHas(LandResults res, const char path[], PetscBool *has)
+{
+  PetscFunctionBeginUser;
+  *has = (PetscBool)(H5Lexists(res->file, path, H5P_DEFAULT) > 0);
   PetscFunctionReturn(0);
 }
 
@@ -158,7 +219,7 @@ static PetscErrorCode OpenObject(LandResults res, const char obj[], hid_t *id)
 
   PetscFunctionBeginUser;
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/", obj));
-  PetscCall(LandHDF5EnsureGroups(res->file, path));
+  if (strcmp(obj, "/")) PetscCall(LandHDF5EnsureGroups(res->file, path));
   *id = H5Oopen(res->file, obj, H5P_DEFAULT);
   LandCallHDF5(*id);
   PetscFunctionReturn(0);
@@ -226,6 +287,7 @@ PetscErrorCode LandResultsPublish(LandResults res)
   if (rank == 0 && rename(res->tmppath, res->path)) err = errno;
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, res->comm));
   PetscCheck(!err, res->comm, PETSC_ERR_FILE_WRITE, "Cannot rename %s to %s (%s)", res->tmppath, res->path, strerror(err));
+  if (rank == 0 && res->partial[0]) unlink(res->partial); /* an older interrupted run's results are superseded */
   res->published = PETSC_TRUE;
   PetscCall(PetscLogEventEnd(LAND_IO, 0, 0, 0, 0));
   PetscFunctionReturn(0);

@@ -174,12 +174,9 @@ PetscErrorCode LandNetInitialize(LandNet net, PetscInt seed, Vec theta)
   A wrong length is an error that states the expected one. @*/
 PetscErrorCode LandNetLoadTheta(LandNet net, const char file[], const char dataset[], Vec theta)
 {
-  hid_t      fapl, fid, dset, space, mspace, dxpl;
-  hsize_t    dims[2], start, count;
-  int        ndims;
-  PetscInt   lo, hi;
-  PetscReal *t;
-  PetscBool  exists;
+  hid_t     fapl, fid;
+  PetscBool exists;
+  char      path[256];
 
   PetscFunctionBeginUser;
   PetscCall(PetscTestFile(file, 'r', &exists));
@@ -190,32 +187,8 @@ PetscErrorCode LandNetLoadTheta(LandNet net, const char file[], const char datas
   fid = H5Fopen(file, H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
   PetscCheck(fid >= 0, net->comm, PETSC_ERR_FILE_OPEN, "%s is not an HDF5 file", file);
-  PetscCheck(H5Lexists(fid, dataset, H5P_DEFAULT) > 0, net->comm, PETSC_ERR_FILE_UNEXPECTED, "%s has no dataset /%s", file, dataset);
-  dset  = H5Dopen2(fid, dataset, H5P_DEFAULT);
-  space = H5Dget_space(dset);
-  ndims = H5Sget_simple_extent_ndims(space);
-  PetscCheck(ndims == 1, net->comm, PETSC_ERR_FILE_UNEXPECTED, "%s:/%s has %d dimensions; expected a vector of length %" PetscInt_FMT, file, dataset,
-             ndims, net->P);
-  H5Sget_simple_extent_dims(space, dims, NULL);
-  PetscCheck((PetscInt)dims[0] == net->P, net->comm, PETSC_ERR_FILE_UNEXPECTED,
-             "%s:/%s has length %llu; this network expects %" PetscInt_FMT " parameters", file, dataset, (unsigned long long)dims[0], net->P);
-  PetscCall(VecGetOwnershipRange(theta, &lo, &hi));
-  start = lo;
-  count = hi - lo;
-  LandCallHDF5(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &count, NULL));
-  mspace = H5Screate_simple(1, &count, NULL);
-  dxpl   = H5Pcreate(H5P_DATASET_XFER);
-  LandCallHDF5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-  PetscCall(VecGetArray(theta, &t));
-  LandCallHDF5(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, space, dxpl, t));
-  for (PetscInt i = 0; i < hi - lo; i++)
-    PetscCheck(PetscIsNormalReal(t[i]) || t[i] == 0, PETSC_COMM_SELF, PETSC_ERR_FP, "%s:/%s entry %" PetscInt_FMT " is not finite", file, dataset,
-               lo + i);
-  PetscCall(VecRestoreArray(theta, &t));
-  H5Pclose(dxpl);
-  H5Sclose(mspace);
-  H5Sclose(space);
-  H5Dclose(dset);
+  PetscCall(PetscSNPrintf(path, sizeof(path), "/%s", dataset));
+  PetscCall(LandHDF5ReadVec(net->comm, fid, file, path, theta));
   H5Fclose(fid);
   PetscCall(PetscLogEventEnd(LAND_IO, 0, 0, 0, 0));
   PetscFunctionReturn(0);

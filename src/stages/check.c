@@ -53,7 +53,7 @@ static PetscErrorCode Verdict(LandStage s, const char name[], PetscReal err, Pet
   PetscFunctionBeginUser;
   PetscCall(
       PetscPrintf(s->run->comm, "check: %-28s relative error %.3e  (tol %.1e)  %s\n", name, (double)err, (double)tol, err <= tol ? "ok" : "FAILED"));
-  PetscCall(PetscSNPrintf(path, sizeof(path), "/check/%s", name));
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/%s", s->group, name));
   PetscCall(LandResultsWriteArray(s->run->results, path, 1, 1, &err));
   if (!(err <= tol)) (*nfail)++;
   PetscFunctionReturn(0);

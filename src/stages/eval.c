@@ -41,12 +41,12 @@ static PetscErrorCode Run_Eval(LandStage s)
   PetscCall(LandVecNorm2(g, &gnorm));
   PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TRAIN, &trl, &tra));
   PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TEST, &tl, &ta));
-  PetscCall(LandResultsWriteArray(run->results, "/eval/loss", 1, 1, &f));
-  PetscCall(LandResultsWriteVec(run->results, "/eval/gradient", g));
-  PetscCall(LandResultsWriteArray(run->results, "/eval/gradient_norm", 1, 1, &gnorm));
-  PetscCall(LandResultsWriteArray(run->results, "/eval/train_accuracy", 1, 1, &tra));
-  PetscCall(LandResultsWriteArray(run->results, "/eval/test_loss", 1, 1, &tl));
-  PetscCall(LandResultsWriteArray(run->results, "/eval/test_accuracy", 1, 1, &ta));
+  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "loss"), 1, 1, &f));
+  PetscCall(LandResultsWriteVec(run->results, LandStagePath(s, "gradient"), g));
+  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "gradient_norm"), 1, 1, &gnorm));
+  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "train_accuracy"), 1, 1, &tra));
+  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "test_loss"), 1, 1, &tl));
+  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "test_accuracy"), 1, 1, &ta));
   PetscCall(PetscPrintf(run->comm, "eval: loss %.10e  |g| %.4e", (double)f, (double)gnorm));
   if (!PetscIsNanReal(tl)) PetscCall(PetscPrintf(run->comm, "  test loss %.6e", (double)tl));
   if (ta >= 0) PetscCall(PetscPrintf(run->comm, "  train acc %.4f  test acc %.4f", (double)tra, (double)ta));
@@ -64,7 +64,7 @@ static PetscErrorCode Run_Eval(LandStage s)
       best = PetscMin(best, t1 - t0);
     }
     PetscCall(PetscPrintf(run->comm, "eval: loss+gradient best of %" PetscInt_FMT ": %.4f s, %.0f samples/s\n", ev->repeat, best, set->N / best));
-    PetscCall(LandResultsWriteArray(run->results, "/eval/time_loss_gradient", 1, 1, &best));
+    PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "time_loss_gradient"), 1, 1, &best));
   }
   if (ev->direction[0]) {
     Vec       v, hv;
@@ -91,9 +91,9 @@ static PetscErrorCode Run_Eval(LandStage s)
         best = PetscMin(best, t1 - t0);
       }
       PetscCall(PetscPrintf(run->comm, "eval: Hessian-vector product best of %" PetscInt_FMT ": %.4f s\n", ev->repeat, best));
-      PetscCall(LandResultsWriteArray(run->results, "/eval/time_hvp", 1, 1, &best));
+      PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "time_hvp"), 1, 1, &best));
     }
-    PetscCall(LandResultsWriteVec(run->results, "/eval/hvp", hv));
+    PetscCall(LandResultsWriteVec(run->results, LandStagePath(s, "hvp"), hv));
     PetscCall(VecDestroy(&v));
     PetscCall(VecDestroy(&hv));
   }

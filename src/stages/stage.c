@@ -1,6 +1,7 @@
 /* LandStage: one analysis step chosen from a registry. Adding a stage is its own file plus one
    line in LandStageRegisterAll. Each stage reads its options with the prefix "<name>_". */
 #include <landscape/impl.h>
+#include <string.h>
 
 static PetscFunctionList LandStageList = NULL;
 static char              LandStageNames[1024]; /* for error messages: PetscFunctionList is opaque */
@@ -39,6 +40,16 @@ PetscErrorCode LandStageCreate(LandRun run, const char type[], LandStage *stage)
   s->run = run;
   PetscCall(PetscStrncpy(s->name, type, sizeof(s->name)));
   PetscCall(PetscSNPrintf(s->prefix, sizeof(s->prefix), "%s_", type));
+  {
+    /* a stage that appears again in -stages writes its results to a group of its own */
+    PetscInt count = 1;
+    for (PetscInt i = 0; i < run->nstages; i++)
+      if (run->stages[i] && !strcmp(run->stages[i]->name, type)) count++;
+    if (count == 1)
+      PetscCall(PetscSNPrintf(s->group, sizeof(s->group), "/%s", type));
+    else
+      PetscCall(PetscSNPrintf(s->group, sizeof(s->group), "/%s_%" PetscInt_FMT, type, count));
+  }
   PetscCall((*create)(s));
   *stage = s;
   PetscFunctionReturn(0);
@@ -63,6 +74,13 @@ PetscErrorCode LandStageRun(LandStage s)
   PetscCall((*s->run_stage)(s));
   PetscCall(PetscLogStagePop());
   PetscFunctionReturn(0);
+}
+
+/* "<group>/<sub>": the results path of one of the stage's outputs (valid until the next call). */
+const char *LandStagePath(LandStage s, const char sub[])
+{
+  PetscSNPrintf(s->path, sizeof(s->path), "%s/%s", s->group, sub);
+  return s->path;
 }
 
 PetscErrorCode LandStageGetName(LandStage s, const char **name)

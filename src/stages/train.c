@@ -23,6 +23,11 @@ typedef struct {
   PetscReal     *hist; /* rows: step, epoch, loss, gnorm, test_loss, test_acc, time */
   PetscLogDouble t0;
   PetscInt       step;
+  /* position for an exact resume: the epoch in progress, the next mini-batch in it, and the sum of
+     this epoch's mini-batch losses so far; TAO resumes from its iteration count step0 */
+  PetscInt  epoch, batch, step0;
+  PetscReal fsum[2];
+  PetscBool resumed;
 } Train;
 
 #define NHIST 7
@@ -87,9 +92,14 @@ static PetscErrorCode TaoMon(Tao tao, void *ctx)
 
   PetscFunctionBeginUser;
   PetscCall(TaoGetSolutionStatus(tao, &it, &f, &gnorm, NULL, NULL, NULL));
-  tr->step = it;
-  print    = (PetscBool)(it % tr->monitor_interval == 0);
-  if (it % tr->history_interval == 0 || print) PetscCall(Record(s, 0, f, gnorm, print));
+  tr->step = tr->step0 + it;
+  print    = (PetscBool)(tr->step % tr->monitor_interval == 0);
+  if ((tr->step % tr->history_interval == 0 || print) && !(it == 0 && tr->resumed)) PetscCall(Record(s, 0, f, gnorm, print));
+  if (it > 0) {
+    PetscBool halt;
+    PetscCall(LandCheckpointPoll(s->run->ckpt, s, tr->step, &halt));
+    if (halt) PetscCall(TaoSetConvergedReason(tao, TAO_CONVERGED_USER));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -172,13 +182,17 @@ static PetscErrorCode RunTao(LandStage s)
   PetscCall(TaoSetHessian(tr->tao, tr->H, tr->H, TaoHess, s));
   PetscCall(TaoSetMonitor(tr->tao, TaoMon, s, NULL));
   PetscCall(TaoGetMaximumIterations(tr->tao, &maxit));
-  if (tr->max_it > 0) PetscCall(TaoSetMaximumIterations(tr->tao, tr->max_it));
+  if (tr->max_it > 0) maxit = tr->max_it;
+  /* a resumed TAO run restarts the solver at the checkpointed theta (its internal state, such as
+     the L-BFGS history, is not saved) for the iterations that remain */
+  PetscCall(TaoSetMaximumIterations(tr->tao, PetscMax(maxit - tr->step0, 0)));
   if (tr->loss_target > 0) PetscCall(TaoSetFunctionLowerBound(tr->tao, tr->loss_target));
   if (tr->monitor_interval == 0) tr->monitor_interval = PetscMax(1, (tr->max_it > 0 ? tr->max_it : maxit) / 20);
   PetscCall(TaoSolve(tr->tao));
+  if (s->run->stop) PetscFunctionReturn(0);
   PetscCall(TaoGetConvergedReason(tr->tao, &reason));
   PetscCall(PetscPrintf(run->comm, "train: TAO %s after %" PetscInt_FMT " iterations\n", TaoConvergedReasons[reason], tr->step));
-  PetscCall(LandResultsWriteAttrString(run->results, "/train", "converged_reason", TaoConvergedReasons[reason]));
+  PetscCall(LandResultsWriteAttrString(run->results, s->group, "converged_reason", TaoConvergedReasons[reason]));
   PetscFunctionReturn(0);
 }
 
@@ -214,20 +228,24 @@ static PetscErrorCode RunFirstOrder(LandStage s)
   if (full && tr->max_it > 0) epochs = tr->max_it; /* full batch: one step per epoch */
   if (tr->monitor_interval == 0) tr->monitor_interval = full ? PetscMax(1, epochs / 20) : 1;
   PetscCall(VecDuplicate(run->theta, &tr->g));
-  PetscCall(VecDuplicate(run->theta, &tr->m));
-  PetscCall(VecZeroEntries(tr->m));
-  if (tr->type == TRAIN_ADAM) {
+  if (!tr->m) {
+    PetscCall(VecDuplicate(run->theta, &tr->m));
+    PetscCall(VecZeroEntries(tr->m));
+  }
+  if (tr->type == TRAIN_ADAM && !tr->v) {
     PetscCall(VecDuplicate(run->theta, &tr->v));
     PetscCall(VecZeroEntries(tr->v));
   }
   PetscCall(PetscMalloc1(nchunks, &perm));
-  for (PetscInt epoch = 0; epoch < epochs && !stop; epoch++) {
-    PetscReal fsum[2] = {0, 0};
+  for (PetscInt epoch = tr->epoch; epoch < epochs && !stop; epoch++) {
+    PetscBool halt = PETSC_FALSE;
+    tr->epoch      = epoch;
+    if (tr->batch == 0) tr->fsum[0] = tr->fsum[1] = 0;
     if (full)
       for (PetscInt i = 0; i < nchunks; i++) perm[i] = i;
     else
       ShuffleChunks(run->seed, epoch, nchunks, perm);
-    for (PetscInt b = 0; b < nbatch && !stop; b++) {
+    for (PetscInt b = tr->batch; b < nbatch && !stop; b++) {
       PetscInt         nb = PetscMin(bc, nchunks - b * bc), lo, hi;
       PetscReal       *th, *m, *v = NULL;
       const PetscReal *g;
@@ -236,7 +254,7 @@ static PetscErrorCode RunFirstOrder(LandStage s)
       PetscCall(LandObjectiveEvaluateChunks(run->obj, run->theta, nb, full ? NULL : perm + b * bc, &f, tr->g));
       PetscCheck(!PetscIsInfOrNanReal(f), run->comm, PETSC_ERR_FP, "train: the loss became %g at step %" PetscInt_FMT "; lower -train_lr", (double)f,
                  tr->step);
-      LandDDAccumulate(1, &f, fsum);
+      LandDDAccumulate(1, &f, tr->fsum);
       if (full) {
         /* f and g belong to theta after tr->step steps: record them under that step */
         PetscCall(LandVecNorm2(tr->g, &gnorm));
@@ -272,11 +290,16 @@ static PetscErrorCode RunFirstOrder(LandStage s)
       PetscCall(VecRestoreArrayRead(tr->g, &g));
       PetscCall(VecRestoreArray(run->theta, &th));
       PetscCall(PetscLogEventEnd(LAND_Train, 0, 0, 0, 0));
+      tr->batch = b + 1;
       if (tr->max_it > 0 && tr->step >= tr->max_it) stop = PETSC_TRUE;
+      PetscCall(LandCheckpointPoll(run->ckpt, s, tr->step, &halt));
+      if (halt) break;
     }
+    if (halt) break;
+    tr->batch = 0;
     if (!full) {
       /* epoch loss: mean of the mini-batch losses (each exact for its batch) */
-      f = fsum[0] / nbatch;
+      f = tr->fsum[0] / nbatch;
       PetscCall(LandVecNorm2(tr->g, &gnorm));
       if (f <= tr->loss_target) stop = PETSC_TRUE;
     }
@@ -295,15 +318,25 @@ static PetscErrorCode Run_Train(LandStage s)
   Vec       g;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscTime(&tr->t0));
+  tr->resumed = run->stage_resumed;
+  if (!tr->resumed) {
+    PetscCall(PetscTime(&tr->t0));
+    tr->step = tr->step0 = tr->epoch = tr->batch = tr->nhist = 0;
+  }
   PetscCall(VecDuplicate(run->theta, &g));
-  PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
-  PetscCall(LandVecNorm2(g, &gnorm));
-  if (tr->type != TRAIN_TAO) PetscCall(Record(s, 0, f, gnorm, PETSC_TRUE));
+  if (tr->type != TRAIN_TAO && !tr->resumed) {
+    PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
+    PetscCall(LandVecNorm2(g, &gnorm));
+    PetscCall(Record(s, 0, f, gnorm, PETSC_TRUE));
+  }
   if (tr->type == TRAIN_TAO)
     PetscCall(RunTao(s));
   else
     PetscCall(RunFirstOrder(s));
+  if (run->stop) { /* checkpointed for continuation: the results come from the run that finishes */
+    PetscCall(VecDestroy(&g));
+    PetscFunctionReturn(0);
+  }
   /* final numbers on the full training set */
   PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
   PetscCall(LandVecNorm2(g, &gnorm));
@@ -311,19 +344,82 @@ static PetscErrorCode Run_Train(LandStage s)
   if (tr->type != TRAIN_TAO && (tr->nhist == 0 || tr->hist[NHIST * (tr->nhist - 1)] != tr->step))
     PetscCall(Record(s, tr->hist[NHIST * (tr->nhist - 1) + 1], f, gnorm, PETSC_FALSE));
   PetscCall(VecDestroy(&g));
-  PetscCall(LandResultsWriteArray(run->results, "/train/history", tr->nhist, NHIST, tr->hist));
-  PetscCall(LandResultsWriteAttrString(run->results, "/train/history", "columns", "step,epoch,loss,grad_norm,test_loss,test_accuracy,time_s"));
-  PetscCall(LandResultsWriteAttrString(run->results, "/train", "type", TrainTypes[tr->type]));
-  PetscCall(LandResultsWriteAttrInt(run->results, "/train", "steps", tr->step));
-  PetscCall(LandResultsWriteAttrReal(run->results, "/train", "loss", f));
-  PetscCall(LandResultsWriteAttrReal(run->results, "/train", "grad_norm", gnorm));
-  PetscCall(LandResultsWriteAttrReal(run->results, "/train", "test_loss", tl));
-  PetscCall(LandResultsWriteAttrReal(run->results, "/train", "test_accuracy", ta));
+  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "history"), tr->nhist, NHIST, tr->hist));
+  PetscCall(
+      LandResultsWriteAttrString(run->results, LandStagePath(s, "history"), "columns", "step,epoch,loss,grad_norm,test_loss,test_accuracy,time_s"));
+  PetscCall(LandResultsWriteAttrString(run->results, s->group, "type", TrainTypes[tr->type]));
+  PetscCall(LandResultsWriteAttrInt(run->results, s->group, "steps", tr->step));
+  PetscCall(LandResultsWriteAttrReal(run->results, s->group, "loss", f));
+  PetscCall(LandResultsWriteAttrReal(run->results, s->group, "grad_norm", gnorm));
+  PetscCall(LandResultsWriteAttrReal(run->results, s->group, "test_loss", tl));
+  PetscCall(LandResultsWriteAttrReal(run->results, s->group, "test_accuracy", ta));
   PetscCall(PetscPrintf(run->comm, "train: done: %s, %" PetscInt_FMT " steps, loss %.6e, |g| %.3e", TrainTypes[tr->type], tr->step, (double)f,
                         (double)gnorm));
   if (!PetscIsNanReal(tl)) PetscCall(PetscPrintf(run->comm, ", test loss %.4e", (double)tl));
   if (ta >= 0) PetscCall(PetscPrintf(run->comm, ", test accuracy %.4f", (double)ta));
   PetscCall(PetscPrintf(run->comm, "\n"));
+  PetscFunctionReturn(0);
+}
+
+/* Checkpoint hook: everything the loop needs to continue bit for bit. */
+static PetscErrorCode Save_Train(LandStage s, LandCheckpoint ck)
+{
+  Train         *tr = (Train *)s->data;
+  PetscLogDouble now;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscTime(&now));
+  PetscCall(LandCheckpointPutInt(ck, "type", tr->type));
+  PetscCall(LandCheckpointPutInt(ck, "step", tr->step));
+  PetscCall(LandCheckpointPutInt(ck, "epoch", tr->epoch));
+  PetscCall(LandCheckpointPutInt(ck, "batch", tr->batch));
+  PetscCall(LandCheckpointPutReal(ck, "fsum_hi", tr->fsum[0]));
+  PetscCall(LandCheckpointPutReal(ck, "fsum_lo", tr->fsum[1]));
+  PetscCall(LandCheckpointPutReal(ck, "elapsed", now - tr->t0));
+  PetscCall(LandCheckpointPutArray(ck, "history", tr->nhist, NHIST, tr->hist));
+  if (tr->m) PetscCall(LandCheckpointPutVec(ck, "moment1", tr->m));
+  if (tr->v) PetscCall(LandCheckpointPutVec(ck, "moment2", tr->v));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Load_Train(LandStage s, LandCheckpoint ck)
+{
+  Train         *tr = (Train *)s->data;
+  PetscInt       type, m, n;
+  PetscReal      elapsed, *h;
+  PetscLogDouble now;
+  PetscBool      has;
+
+  PetscFunctionBeginUser;
+  PetscCall(LandCheckpointGetInt(ck, "type", &type));
+  PetscCheck(type == (PetscInt)tr->type, s->run->comm, PETSC_ERR_ARG_INCOMP, "checkpoint was written by -train_type %s, this run uses %s",
+             TrainTypes[type], TrainTypes[tr->type]);
+  PetscCall(LandCheckpointGetInt(ck, "step", &tr->step));
+  PetscCall(LandCheckpointGetInt(ck, "epoch", &tr->epoch));
+  PetscCall(LandCheckpointGetInt(ck, "batch", &tr->batch));
+  PetscCall(LandCheckpointGetReal(ck, "fsum_hi", &tr->fsum[0]));
+  PetscCall(LandCheckpointGetReal(ck, "fsum_lo", &tr->fsum[1]));
+  PetscCall(LandCheckpointGetReal(ck, "elapsed", &elapsed));
+  tr->step0 = tr->step;
+  PetscCall(PetscTime(&now));
+  tr->t0 = now - elapsed;
+  PetscCall(LandCheckpointGetArray(ck, "history", &m, &n, &h));
+  tr->nhist   = (n == NHIST) ? m : 0;
+  tr->maxhist = tr->nhist + 64;
+  PetscCall(PetscFree(tr->hist));
+  PetscCall(PetscMalloc1(NHIST * tr->maxhist, &tr->hist));
+  PetscCall(PetscArraycpy(tr->hist, h, NHIST * tr->nhist));
+  PetscCall(PetscFree(h));
+  PetscCall(LandCheckpointHas(ck, "moment1", &has));
+  if (has) {
+    if (!tr->m) PetscCall(VecDuplicate(s->run->theta, &tr->m));
+    PetscCall(LandCheckpointGetVec(ck, "moment1", tr->m));
+  }
+  PetscCall(LandCheckpointHas(ck, "moment2", &has));
+  if (has) {
+    if (!tr->v) PetscCall(VecDuplicate(s->run->theta, &tr->v));
+    PetscCall(LandCheckpointGetVec(ck, "moment2", tr->v));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -363,5 +459,7 @@ PetscErrorCode LandStageCreate_Train(LandStage s)
   s->setfromoptions    = SetFromOptions_Train;
   s->run_stage         = Run_Train;
   s->destroy           = Destroy_Train;
+  s->save              = Save_Train;
+  s->load              = Load_Train;
   PetscFunctionReturn(0);
 }
