@@ -123,7 +123,14 @@ struct _p_LandRun {
   PetscInt       nstages, stage_index; /* the stage running (or to run next) */
   PetscBool      stage_resumed;        /* the running stage continues from checkpointed state */
   PetscBool      stop;                 /* checkpointed for continuation: exit with LAND_EXIT_CONTINUE */
+  /* survey task (src/survey) */
+  PetscInt survey_index, survey_size;
+  char     survey_grid[4096], survey_config[4096];
 };
+
+/* ---- Surveys (src/survey) ---- */
+PetscErrorCode LandSurveyApply(LandRun, PetscBool *active, PetscBool *done);
+PetscErrorCode LandSurveyWriteResults(LandRun);
 
 /* ---- Checkpoints and signals (src/io/checkpoint.c, signals.c) ---- */
 PetscErrorCode LandCheckpointCreate(LandRun, LandCheckpoint *);

@@ -78,15 +78,21 @@ static PetscErrorCode RunMain(LandRun run, LandStage *stages, PetscInt *nstages)
   PetscLogDouble t0, t1;
   PetscReal      f, tl, ta;
   PetscMPIInt    size;
-  PetscBool      strict = PETSC_TRUE, restored;
+  PetscBool      strict = PETSC_TRUE, restored, survey, survey_done;
+  char           outdir[PETSC_MAX_PATH_LEN];
 
   PetscFunctionBeginUser;
   PetscCall(PetscTime(&t0));
   // ---- Options of the run ----
+  // ---- A survey task sets its options first: they may include any option below ----
   PetscCall(PetscStrcpy(run->output_dir, "out"));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-output_dir", run->output_dir, sizeof(run->output_dir), NULL));
+  PetscCall(PetscStrcpy(outdir, run->output_dir));
+  PetscCall(LandSurveyApply(run, &survey, &survey_done));
+  if (survey_done) PetscFunctionReturn(0);
   PetscOptionsBegin(run->comm, NULL, "landscape run options", NULL);
   PetscCall(PetscOptionsInt("-seed", "Seed of everything random (initialisation, shuffling, subsets, generators)", "", run->seed, &run->seed, NULL));
-  PetscCall(PetscOptionsString("-output_dir", "Directory of results.h5", "", run->output_dir, run->output_dir, sizeof(run->output_dir), NULL));
+  PetscCall(PetscOptionsString("-output_dir", "Directory of results.h5", "", outdir, outdir, sizeof(outdir), NULL));
   PetscCall(PetscOptionsStringArray("-stages", "Stages to run in order, comma separated (train, eval, check)", "", names, &n, &set));
   PetscCall(PetscOptionsBool("-options_strict", "Unused options are an error", "", strict, &strict, NULL));
   PetscOptionsEnd();
@@ -136,6 +142,7 @@ static PetscErrorCode RunMain(LandRun run, LandStage *stages, PetscInt *nstages)
     PetscCall(LandDataWriteResults(run->data, run->results));
     PetscCall(LandNetWriteResults(run->net, run->results));
     PetscCall(LandResultsWriteVec(run->results, "/theta_initial", run->theta_initial));
+    PetscCall(LandSurveyWriteResults(run));
   } else {
     PetscInt  resumed = 0;
     PetscBool found;
