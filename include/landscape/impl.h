@@ -119,7 +119,7 @@ struct _p_LandCheckpoint {
   LandRun        run;
   char           dir[PETSC_MAX_PATH_LEN];
   char           restart[PETSC_MAX_PATH_LEN]; /* "", "auto" or a file */
-  PetscInt       interval, keep, generation, nwritten, signal_at;
+  PetscInt       interval, keep, generation, nwritten, signal_at, kill_at;
   PetscReal      minutes;
   PetscLogDouble last_time, write_time;
   LandResults    writer; /* during a write */

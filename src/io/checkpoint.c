@@ -80,6 +80,9 @@ PetscErrorCode LandCheckpointSetFromOptions(LandCheckpoint ck)
                                sizeof(ck->dir), NULL));
   PetscCall(PetscOptionsInt("-checkpoint_signal_at", "Testing: rank 0 sends itself SIGUSR1 at this iteration of a stage (0: never)", "",
                             ck->signal_at, &ck->signal_at, NULL));
+  PetscCall(PetscOptionsInt("-checkpoint_kill_at_generation",
+                            "Testing: rank 0 kills itself (SIGKILL) while writing this generation, after theta and before 'complete'", "",
+                            ck->kill_at, &ck->kill_at, NULL));
   PetscCall(PetscOptionsString("-restart", "Resume: 'auto' (the latest checkpoint in -checkpoint_dir, if any) or a checkpoint file", "", ck->restart,
                                ck->restart, sizeof(ck->restart), NULL));
   PetscOptionsEnd();
@@ -213,6 +216,7 @@ PetscErrorCode LandCheckpointWrite(LandCheckpoint ck, LandStage stage)
     PetscCall((*stage->save)(stage, ck));
     ck->writer = NULL;
   }
+  if (ck->kill_at == gen && rank == 0) raise(SIGKILL);       /* a crash in the middle of a write, for tests */
   PetscCall(LandResultsWriteAttrInt(w, "/", "complete", 1)); /* last: marks the file whole */
   PetscCall(LandResultsPublish(w));
   PetscCall(LandResultsDestroy(&w));

@@ -42,8 +42,9 @@ PetscErrorCode LandNetSetFromOptions(LandNet net)
   PetscFunctionBeginUser;
   for (PetscInt l = 1; l < net->nlayers; l++) hidden[l - 1] = net->width[l];
   PetscOptionsBegin(net->comm, NULL, "Network (LandNet) options", NULL);
-  PetscCall(PetscOptionsIntArray("-net_hidden", "Hidden layer widths, comma separated (empty: no hidden layer)", "LandNetSetFromOptions", hidden, &nh,
-                                 &set));
+  PetscCall(PetscOptionsIntArray("-net_hidden", "Hidden layer widths, comma separated (0 or empty: no hidden layer)", "LandNetSetFromOptions", hidden,
+                                 &nh, &set));
+  if (set && nh == 1 && hidden[0] == 0) nh = 0; /* -net_hidden 0: a linear model */
   if (set) {
     for (PetscInt l = 0; l < nh; l++)
       PetscCheck(hidden[l] > 0, net->comm, PETSC_ERR_ARG_OUTOFRANGE,

@@ -27,15 +27,16 @@ static PetscErrorCode ParseGrid(MPI_Comm comm, char *grid, Factor f[], PetscInt 
     char *eq = strchr(tok, '='), *vs = NULL, *v;
     PetscCheck(eq && eq > tok, comm, PETSC_ERR_ARG_WRONG, "-survey_grid: factor '%s' is not option=value|value|...", tok);
     PetscCheck(*nf < LAND_SURVEY_MAX_FACTORS, comm, PETSC_ERR_ARG_OUTOFRANGE, "-survey_grid: at most %d factors", LAND_SURVEY_MAX_FACTORS);
-    *eq           = 0;
-    f[*nf].name   = tok[0] == '-' ? tok + 1 : tok;
-    f[*nf].n      = 0;
+    *eq         = 0;
+    f[*nf].name = tok[0] == '-' ? tok + 1 : tok;
+    f[*nf].n    = 0;
     for (v = strtok_r(eq + 1, "|", &vs); v; v = strtok_r(NULL, "|", &vs)) {
       PetscCheck(f[*nf].n < 64, comm, PETSC_ERR_ARG_OUTOFRANGE, "-survey_grid: at most 64 values per factor");
       f[*nf].values[f[*nf].n++] = v;
     }
     PetscCheck(f[*nf].n > 0, comm, PETSC_ERR_ARG_WRONG, "-survey_grid: factor %s has no values", f[*nf].name);
-    PetscCheck(strcmp(f[*nf].name, "survey_index") && strcmp(f[*nf].name, "output_dir"), comm, PETSC_ERR_ARG_WRONG, "-survey_grid cannot vary -%s", f[*nf].name);
+    PetscCheck(strcmp(f[*nf].name, "survey_index") && strcmp(f[*nf].name, "output_dir"), comm, PETSC_ERR_ARG_WRONG, "-survey_grid cannot vary -%s",
+               f[*nf].name);
     *size *= f[*nf].n;
     (*nf)++;
   }
@@ -49,10 +50,10 @@ static PetscErrorCode ParseGrid(MPI_Comm comm, char *grid, Factor f[], PetscInt 
   Collective; call before any object reads its options. @*/
 PetscErrorCode LandSurveyApply(LandRun run, PetscBool *active, PetscBool *done)
 {
-  char      grid[4096] = "", dir[PETSC_MAX_PATH_LEN], config[4096] = "", path[PETSC_MAX_PATH_LEN];
-  PetscInt  index = -1, nf, size;
-  PetscBool set, exists;
-  Factor    f[LAND_SURVEY_MAX_FACTORS];
+  char        grid[4096] = "", dir[PETSC_MAX_PATH_LEN], config[4096] = "", path[PETSC_MAX_PATH_LEN];
+  PetscInt    index = -1, nf, size;
+  PetscBool   set, exists;
+  Factor      f[LAND_SURVEY_MAX_FACTORS];
   const char *env = getenv("SLURM_ARRAY_TASK_ID");
 
   PetscFunctionBeginUser;
@@ -60,9 +61,11 @@ PetscErrorCode LandSurveyApply(LandRun run, PetscBool *active, PetscBool *done)
   PetscCall(PetscStrncpy(dir, run->output_dir, sizeof(dir)));
   if (env && env[0]) index = atoi(env);
   PetscOptionsBegin(run->comm, NULL, "Survey (LandSurvey) options", NULL);
-  PetscCall(PetscOptionsString("-survey_grid", "Product grid: 'opt=v1|v2 opt2=w1|w2' (spaces between factors, '|' between values)", "", grid, grid, sizeof(grid), &set));
+  PetscCall(PetscOptionsString("-survey_grid", "Product grid: 'opt=v1|v2 opt2=w1|w2' (spaces between factors, '|' between values)", "", grid, grid,
+                               sizeof(grid), &set));
   PetscCall(PetscOptionsInt("-survey_index", "Configuration of the grid to run (default: $SLURM_ARRAY_TASK_ID)", "", index, &index, NULL));
-  PetscCall(PetscOptionsString("-survey_dir", "Directory of the survey; task i writes <survey_dir>/task_<i>/results.h5 (default: -output_dir)", "", dir, dir, sizeof(dir), NULL));
+  PetscCall(PetscOptionsString("-survey_dir", "Directory of the survey; task i writes <survey_dir>/task_<i>/results.h5 (default: -output_dir)", "",
+                               dir, dir, sizeof(dir), NULL));
   PetscOptionsEnd();
   if (!set) PetscFunctionReturn(0);
   {
@@ -70,7 +73,8 @@ PetscErrorCode LandSurveyApply(LandRun run, PetscBool *active, PetscBool *done)
     PetscCall(PetscStrncpy(copy, grid, sizeof(copy)));
     PetscCall(ParseGrid(run->comm, copy, f, &nf, &size));
     PetscCheck(index >= 0, run->comm, PETSC_ERR_ARG_WRONG, "-survey_grid needs -survey_index (or an array task: SLURM_ARRAY_TASK_ID)");
-    PetscCheck(index < size, run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-survey_index %" PetscInt_FMT " is outside the grid of %" PetscInt_FMT " configurations", index, size);
+    PetscCheck(index < size, run->comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "-survey_index %" PetscInt_FMT " is outside the grid of %" PetscInt_FMT " configurations", index, size);
     /* mixed radix: the last factor varies fastest */
     for (PetscInt k = nf - 1, rest = index; k >= 0; k--) {
       const char *v = f[k].values[rest % f[k].n];
@@ -97,7 +101,8 @@ PetscErrorCode LandSurveyApply(LandRun run, PetscBool *active, PetscBool *done)
   run->survey_size  = size;
   *active           = PETSC_TRUE;
   *done             = exists;
-  PetscCall(PetscPrintf(run->comm, "survey: task %" PetscInt_FMT " of %" PetscInt_FMT ": %s -> %s%s\n", index, size, config, run->output_dir, exists ? " (finished before: skipped)" : ""));
+  PetscCall(PetscPrintf(run->comm, "survey: task %" PetscInt_FMT " of %" PetscInt_FMT ": %s -> %s%s\n", index, size, config, run->output_dir,
+                        exists ? " (finished before: skipped)" : ""));
   PetscFunctionReturn(0);
 }
 
