@@ -4,13 +4,14 @@
 # Usage: tests/run.sh [PATTERN]   runs only tests/tNN_*PATTERN*.sh
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PATTERN=${1:-} # the test files may change the positional parameters
 WORK=$ROOT/tests/work
 rm -rf "$WORK" && mkdir -p "$WORK"
 source "$ROOT/tests/lib.sh"
 [ -x "$LAND" ] || { echo "Bail out! $LAND is not built"; exit 1; }
 start=$(date +%s)
 for t in "$ROOT"/tests/t[0-9][0-9]_*.sh; do
-  case $(basename "$t") in *${1:-}*) ;; *) continue ;; esac
+  case $(basename "$t") in *$PATTERN*) ;; *) continue ;; esac
   echo "# $(basename "$t")"
   source "$t"
 done

@@ -6,13 +6,13 @@ for opt in adam sgd; do
   O="$C -train_type $opt -train_lr 0.01"
   expect_ok "$opt: uninterrupted run" 1 $O -output_dir $WORK/ck_$opt/ref
   for pair in "1 2" "2 3"; do
-    set -- $pair; d=$WORK/ck_$opt/r$1$2
-    out=$(land $1 $O -output_dir $d -checkpoint_signal_at 77 2>&1); rc=$?
+    read -r n1 n2 <<< "$pair"; d=$WORK/ck_$opt/r$n1$n2
+    out=$(land $n1 $O -output_dir $d -checkpoint_signal_at 77 2>&1); rc=$?
     if [ $rc -eq 75 ] && [ -f $d/results.partial.h5 ] && [ ! -e $d/results.h5 ] && [ -f $d/checkpoints/latest ]; then
-      ok "$opt: SIGUSR1 at step 77 on $1 rank(s): checkpoint, partial results, exit 75"; else not_ok "$opt: stop on a signal (rc=$rc)" "$out"; fi
-    expect_ok "$opt: resume at $2 ranks with -restart auto" $2 $O -output_dir $d -restart auto
-    same_datasets "$opt: interrupted on $1, resumed on $2 ranks: theta and both evals bitwise equal" $WORK/ck_$opt/ref/results.h5 $d/results.h5 /theta /eval/loss /eval/gradient /eval_2/loss /eval_2/gradient /theta_initial
-    pycheck "$opt: training history bitwise equal after the resume ($1 -> $2 ranks)" "
+      ok "$opt: SIGUSR1 at step 77 on $n1 rank(s): checkpoint, partial results, exit 75"; else not_ok "$opt: stop on a signal (rc=$rc)" "$out"; fi
+    expect_ok "$opt: resume at $n2 ranks with -restart auto" $n2 $O -output_dir $d -restart auto
+    same_datasets "$opt: interrupted on $n1, resumed on $n2 ranks: theta and both evals bitwise equal" $WORK/ck_$opt/ref/results.h5 $d/results.h5 /theta /eval/loss /eval/gradient /eval_2/loss /eval_2/gradient /theta_initial
+    pycheck "$opt: training history bitwise equal after the resume ($n1 -> $n2 ranks)" "
 a = h5py.File('$WORK/ck_$opt/ref/results.h5')['/train/history'][:, :6]; f = h5py.File('$d/results.h5'); b = f['/train/history'][:, :6]
 assert f['/run'].attrs['resumed'] == 1 and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)"
   done
