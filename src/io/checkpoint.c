@@ -455,12 +455,14 @@ static void CloseCandidate(LandCheckpoint ck)
   (FILE); a checkpoint of another network or dataset is always an error. Collective. @*/
 PetscErrorCode LandCheckpointRestore(LandCheckpoint ck, PetscBool *restored)
 {
-  LandRun  run = ck->run;
-  char     cand[66][PETSC_MAX_PATH_LEN];
-  PetscInt ncand = 0, gens[64], ngen, maxgen;
+  LandRun        run = ck->run;
+  char           cand[66][PETSC_MAX_PATH_LEN];
+  PetscInt       ncand = 0, gens[64], ngen, maxgen;
+  PetscLogDouble t0, t1;
 
   PetscFunctionBeginUser;
   *restored = PETSC_FALSE;
+  PetscCall(PetscTime(&t0));
   if (!ck->restart[0]) PetscFunctionReturn(0);
   if (strcmp(ck->restart, "auto")) {
     PetscCall(PetscStrncpy(cand[ncand++], ck->restart, PETSC_MAX_PATH_LEN));
@@ -510,8 +512,9 @@ PetscErrorCode LandCheckpointRestore(LandCheckpoint ck, PetscBool *restored)
     CloseCandidate(ck);
     if (!badall) {
       *restored = PETSC_TRUE;
-      PetscCall(PetscPrintf(run->comm, "restart: resumed from %s (generation %" PetscInt_FMT ", stage %" PetscInt_FMT "%s)\n", cand[c],
-                            ck->generation, run->stage_index, run->stage_resumed ? ", in progress" : ""));
+      PetscCall(PetscTime(&t1));
+      PetscCall(PetscPrintf(run->comm, "restart: resumed from %s (generation %" PetscInt_FMT ", stage %" PetscInt_FMT "%s) in %.3f s\n", cand[c],
+                            ck->generation, run->stage_index, run->stage_resumed ? ", in progress" : "", t1 - t0));
       PetscCall(PetscTime(&ck->last_time));
       PetscCall(ScanGenerations(ck, &maxgen, NULL, NULL, 0));
       ck->generation = PetscMax(ck->generation, maxgen);
