@@ -257,7 +257,10 @@ PetscErrorCode LandNetBackward(LandNet net, const PetscReal *theta, PetscInt m, 
       gn           = t;
     }
   }
-  PetscCall(PetscLogFlops(4.0 * m * net->P));
+  PetscCall(PetscLogFlops(
+      2.0 * m *
+      (net->P + net->P -
+       net->width[0] * net->width[1]))); /* weight gradients of every layer, input gradients of layers >= 2 (the bias terms are counted roughly) */
   PetscCall(PetscLogEventEnd(LAND_Backward, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
