@@ -30,9 +30,8 @@
 #define MAXSIZES 16
 #define MAXPROCS 64
 
-void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k, const double *alpha,
-            const double *a, const int *lda, const double *b, const int *ldb, const double *beta, double *c,
-            const int *ldc);
+void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k, const double *alpha, const double *a, const int *lda,
+            const double *b, const int *ldb, const double *beta, double *c, const int *ldc);
 
 typedef struct {
   pthread_barrier_t barrier;
@@ -70,7 +69,7 @@ static int worker(Shared *sh, int p, const int *sizes, int nsizes, int calls)
     }
   }
   for (int s = 0; s < nsizes; s++) {
-    const int    n = sizes[s];
+    const int    n   = sizes[s];
     const double one = 1.0, zero = 0.0, flop = 2.0 * n * (double)n * n;
     double       best = 0, total = 0;
     for (int c = -1; c < calls; c++) { /* c = -1: warm-up */
@@ -97,9 +96,12 @@ int main(int argc, char **argv)
   int procs = 1, calls = 4, sizes[MAXSIZES], nsizes = 0;
 
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-procs") && i + 1 < argc) procs = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "-calls") && i + 1 < argc) calls = atoi(argv[++i]);
-    else if (nsizes < MAXSIZES && atoi(argv[i]) > 0) sizes[nsizes++] = atoi(argv[i]);
+    if (!strcmp(argv[i], "-procs") && i + 1 < argc)
+      procs = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "-calls") && i + 1 < argc)
+      calls = atoi(argv[++i]);
+    else if (nsizes < MAXSIZES && atoi(argv[i]) > 0)
+      sizes[nsizes++] = atoi(argv[i]);
     else {
       fprintf(stderr, "usage: %s [-procs P] [-calls K] [n ...]\n", argv[0]);
       return 2;
@@ -153,8 +155,7 @@ int main(int argc, char **argv)
   for (int s = 0; s < nsizes; s++) {
     double sum = 0, summean = 0;
     for (int p = 0; p < procs; p++) {
-      printf("n %5d  process %d  best call %7.2f GFLOP/s  mean %7.2f GFLOP/s\n", sizes[s], p, 1e-9 * sh->best[s][p],
-             1e-9 * sh->mean[s][p]);
+      printf("n %5d  process %d  best call %7.2f GFLOP/s  mean %7.2f GFLOP/s\n", sizes[s], p, 1e-9 * sh->best[s][p], 1e-9 * sh->mean[s][p]);
       sum += sh->best[s][p];
       summean += sh->mean[s][p];
     }
