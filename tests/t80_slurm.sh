@@ -8,8 +8,8 @@ SL=$WORK/slurm
 mkdir -p $SL
 if out=$(bash "$ROOT/tests/slurm/cluster.sh" start 2>&1); then ok "SLURM one-node cluster is up (slurmctld, slurmd, munge)"; else not_ok "SLURM one-node cluster is up" "$out"; fi
 
-# about 45 s of work at 2 ranks: SLURM's limit check runs every 30 s, so the first signal comes 10-40 s in
-JOB="-skip_petscrc -data_type teacher -data_classify -data_n 20000 -data_test_n 500 -data_d 32 -data_k 4 -data_chunk_size 32 -net_hidden 128,128 -net_activation tanh -loss ce -stages train,eval -train_type adam -train_epochs 60 -train_batch_size 64 -train_lr 0.001 -train_monitor_interval 10"
+# about 60 s of work at 2 ranks (more while the reference run shares the cores): SLURM's limit check runs every 30 s, so the first signal comes 10-40 s in
+JOB="-skip_petscrc -data_type teacher -data_classify -data_n 20000 -data_test_n 500 -data_d 32 -data_k 4 -data_chunk_size 32 -net_hidden 128,128 -net_activation tanh -loss ce -stages train,eval -train_type adam -train_epochs 80 -train_batch_size 64 -train_lr 0.001 -train_monitor_interval 10"
 wait_job() { # JOBID TIMEOUT: until no task of the job is pending or running
   local t=0
   while [ $t -lt $2 ]; do
