@@ -290,6 +290,10 @@ dropped = meta.get("drop") == "yes"
 verdict = lambda x: "PASS" if x >= 0.5 else "MISS"
 
 
+def med(d):
+    return st.median([d[g] for g in steady])
+
+
 def ssum(d, gens):
     return sum(d[g] for g in gens)
 
@@ -326,7 +330,7 @@ w(f"Bandwidth = bytes of one checkpoint file x generations / their total write t
 w(f"The tables use generations {WARM + 1} to {NGEN} ({NGEN - WARM} files) of every writer.")
 w(f"Generations 1 to {WARM} are shown apart: this virtual machine hands memory that was freed back to the host, "
   "so the first files a writer puts into the page cache fault in fresh memory and are several times slower, for dd as for landscape; "
-  f"from generation {WARM + 1} on, each file reuses the pages that the unlink of generation g-3 freed.")
+  f"from generation {WARM + 1} on, a file can reuse the pages that the unlink of generation g-3 has just freed.")
 w("Reads: landscape `-restart ckpt_%06d.h5` of the newest generation with `-train_max_it %d` (nothing is left to do); " % (NGEN, NGEN)
   + "the time is the one it prints (`restart: resumed ... in T s`: find, check, read theta, theta_initial and the momentum, verify the norm).")
 if dropped:
@@ -355,8 +359,10 @@ for P, H in PS:
         res[(P, r)] = dict(B=B, t_l=t_l / n, tmax=max(lw.values()), tmean_all=ssum(lw, range(1, NGEN + 1)) / NGEN,
                            bw_l=bw(t_l), bw_dn=bw(t_dn), bw_hn=bw(t_hn), bw_lf=bw(t_lf), bw_df=bw(t_df), bw_hf=bw(t_hf))
         x = res[(P, r)]
-        rows_ns.append(f"| {P} | {r} | {int(B)} | {t_l / n * 1e3:.1f} | {x['bw_l']:.0f} | {x['bw_dn']:.0f} | {x['bw_hn']:.0f} | "
-                       f"{x['bw_l'] / x['bw_dn']:.2f} {verdict(x['bw_l'] / x['bw_dn'])} | {x['bw_l'] / x['bw_hn']:.2f} {verdict(x['bw_l'] / x['bw_hn'])} |")
+        rows_ns.append(f"| {P} | {r} | {int(B)} | {t_l / n * 1e3:.1f} ({1e3 * min(lw[g] for g in steady):.0f}-{1e3 * max(lw[g] for g in steady):.0f}) | {x['bw_l']:.0f} | {x['bw_dn']:.0f} | {x['bw_hn']:.0f} | "
+                       f"{x['bw_l'] / x['bw_dn']:.2f} {verdict(x['bw_l'] / x['bw_dn'])} | {x['bw_l'] / x['bw_hn']:.2f} {verdict(x['bw_l'] / x['bw_hn'])} | "
+                       f"{med(dn) / med(lw):.2f}; {med(hn) / med(lw):.2f} |")
+        x["med_l"] = med(lw)
         rows_fs.append(f"| {P} | {r} | {t_l / n * 1e3:.1f} + {fs * 1e3:.1f} | {x['bw_lf']:.0f} | {x['bw_df']:.0f} | {x['bw_hf']:.0f} | "
                        f"{x['bw_lf'] / x['bw_df']:.2f} {verdict(x['bw_lf'] / x['bw_df'])} | {x['bw_lf'] / x['bw_hf']:.2f} {verdict(x['bw_lf'] / x['bw_hf'])} |")
         f1 = lambda d: ", ".join(f"{d[g] * 1e3:.0f}" for g in first)
@@ -365,8 +371,8 @@ for P, H in PS:
 
 w(f"### Write, like with like: no fsync (data left in the page cache), generations {WARM + 1}-{NGEN}")
 w("")
-w("| P | ranks | bytes per file | landscape ms per checkpoint | landscape MB/s | dd MB/s (no fsync) | h5py MB/s (no fsync) | landscape / dd | landscape / h5py |")
-w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+w("| P | ranks | bytes per file | landscape ms per checkpoint (min-max) | landscape MB/s | dd MB/s (no fsync) | h5py MB/s (no fsync) | landscape / dd | landscape / h5py | same ratios from the median file times |")
+w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 o.extend(rows_ns)
 w("")
 w(f"### Write with fsync, generations {WARM + 1}-{NGEN}")
@@ -389,7 +395,7 @@ w("")
 w("### Read")
 w("")
 cold = "cold" if dropped else "'cold' (caches NOT dropped)"
-w(f"| P | ranks | bytes | landscape warm ms | landscape warm MB/s | dd warm MB/s (checkpoint file) | landscape / dd warm | "
+w(f"| P | ranks | bytes | landscape warm ms | landscape warm MB/s | dd warm MB/s (dd's file; checkpoint file) | landscape / dd warm (checkpoint file) | "
   f"landscape {cold} ms | landscape {cold} MB/s | dd {cold} MB/s (dd's file; checkpoint file) | landscape / dd {cold} (checkpoint file) |")
 w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for P, H in PS:
@@ -400,7 +406,7 @@ for P, H in PS:
         dw, dc, dwc, dcc = (one(k, P, r) for k in ("ddr_warm", "ddr_cold", "ddrck_warm", "ddrck_cold"))
         bw = lambda t: B / t / MB
         x.update(rw=bw(lw_) / bw(dwc), rc=bw(lc) / bw(dcc))
-        w(f"| {P} | {r} | {int(B)} | {lw_ * 1e3:.0f} | {bw(lw_):.0f} | {bw(dwc):.0f} | {x['rw']:.2f} {verdict(x['rw'])} | "
+        w(f"| {P} | {r} | {int(B)} | {lw_ * 1e3:.0f} | {bw(lw_):.0f} | {bw(dw):.0f}; {bw(dwc):.0f} | {x['rw']:.2f} {verdict(x['rw'])} | "
           f"{lc * 1e3:.0f} | {bw(lc):.0f} | {bw(dc):.0f}; {bw(dcc):.0f} | {x['rc']:.2f} {verdict(x['rc'])} |")
 w("")
 w("landscape's read time is printed with 3 decimals (1 ms), which limits the precision of the smallest reads.")
@@ -452,9 +458,10 @@ try:
     sel = [g for g in steady if g in gens and g in info]
     mean = lambda k: sum(gens[g][k] for g in sel) / len(sel)
     rd = [c for c in strace_calls(os.path.join(out, "checkpoint_strace_read.txt")) if c[0] in ("pread64", "preadv") and "ckpt_" in c[1] and c[2] >= 1 << 20]
+    rgaps = [rd[i + 1][3] - (rd[i][3] + rd[i][4]) for i in range(len(rd) - 1)]
     rT = float(re.search(r"^restart: resumed from .* in ([\d.]+) s$", open(os.path.join(out, "checkpoint_diag_read.log")).read(), re.M).group(1))
     diag = dict(total=sum(info[g] for g in sel) / len(sel), data=mean("t"), bytes=mean("b"), n=mean("n"), gap=mean("gap"),
-                unlink=mean("unlink"), fsync=mean("fsync"), rT=rT, rdata=sum(c[4] for c in rd), rbytes=sum(c[2] for c in rd), rn=len(rd))
+                unlink=mean("unlink"), fsync=mean("fsync"), rT=rT, rdata=sum(c[4] for c in rd), rbytes=sum(c[2] for c in rd), rn=len(rd), rgaps=rgaps)
     diag["rest"] = diag["total"] - diag["data"] - diag["unlink"] - diag["fsync"]
 except (OSError, AttributeError, IndexError, ZeroDivisionError, KeyError) as e:
     print(f"checkpoint: no diagnostic ({e})", file=sys.stderr)
@@ -476,6 +483,9 @@ if diag:
     w(f"Of the rest, {1e3 * D['gap']:.1f} ms fall between the write of /theta_initial and that of the momentum, where landscape computes the double-double norm of theta (`LandVecNorm2`) that it stores as a checksum.")
     w(f"Warm read under strace: landscape reported {1e3 * D['rT']:.0f} ms, of which {1e3 * D['rdata']:.0f} ms are the {D['rn']} pread calls of the data ({D['rbytes'] / MB:.0f} MB, "
       f"{D['rbytes'] / D['rdata'] / MB:.0f} MB/s); the rest is CPU work: the finiteness check of every entry, the theta norm compared with its record, the identity checks and the MPI-IO open.")
+    if len(D["rgaps"]) == 2:
+        w(f"Between the reads of /theta and /theta_initial {1e3 * D['rgaps'][0]:.0f} ms pass (the finiteness check of theta), and between /theta_initial and the momentum {1e3 * D['rgaps'][1]:.0f} ms "
+          "(the finiteness check of theta_initial, the double-double norm of theta and the attributes).")
     w("")
 
 # --- overhead
@@ -564,24 +574,22 @@ rng = lambda k: f"{min(v[k] for _, v in allw):.0f} to {max(v[k] for _, v in allw
 w(f"Without fsync landscape wrote {rng('bw_l')} into the page cache, against {rng('bw_dn')} for dd and {rng('bw_hn')} for h5py.")
 if diag:
     d1 = res[("1e7", 1)]
-    fast = diag["bytes"] / diag["data"] / MB >= 0.7 * d1["bw_dn"]
-    w(("Its data system calls themselves are not the problem" if fast else "Its data system calls are slower than dd's too") +
-      f": under strace the three pwrite calls moved {diag['bytes'] / diag['data'] / MB:.0f} MB/s (dd without fsync: {d1['bw_dn']:.0f} MB/s at the same size).")
-    w(f"The difference is the work around them: the double-double norm of theta ({1e3 * diag['gap']:.0f} ms at P = 1e7 on one rank, "
+    q = diag["bytes"] / diag["data"] / MB / d1["bw_dn"]
+    w(f"Its data system calls alone ran at {100 * q:.0f}% of dd's speed under strace ({diag['bytes'] / diag['data'] / MB:.0f} against {d1['bw_dn']:.0f} MB/s at P = 1e7), "
+      + ("so most of the gap lies in the work around them." if q >= 0.7 else "so the data path itself is part of the gap."))
+    w(f"Around them per checkpoint: the double-double norm of theta ({1e3 * diag['gap']:.0f} ms at P = 1e7 on one rank, "
       f"{diag['gap'] / diag['data']:.1f} times the time of the data writes), the unlink of generation g-2 ({1e3 * diag['unlink']:.0f} ms; the baselines' removals are not timed) "
       f"and MPI-IO and HDF5 open, close and metadata.")
 w("dd copies one cached 1 MiB buffer of zeros and h5py one contiguous array, each from one process; landscape writes three datasets plus metadata through collective MPI-IO.")
 for P in ("1e6", "1e7"):
-    a1, a2 = res[(P, 1)]["t_l"], res[(P, 2)]["t_l"]
-    w(f"At P = {P} a checkpoint took {1e3 * a1:.0f} ms at 1 rank and {1e3 * a2:.0f} ms at 2 ranks ({res[(P, 1)]['B'] / MB:.0f} MB); "
-      + ("the second rank helps, since the norm and the writes are split in two." if a2 < 0.9 * a1 else
-         "the second rank does not help: the fixed costs and the collective synchronisation outweigh the halved copy." if a2 > 1.1 * a1 else
-         "the second rank changes little."))
+    a1, a2 = res[(P, 1)]["med_l"], res[(P, 2)]["med_l"]
+    w(f"At P = {P} the median checkpoint took {1e3 * a1:.0f} ms at 1 rank and {1e3 * a2:.0f} ms at 2 ranks ({res[(P, 1)]['B'] / MB:.0f} MB).")
+w("A second rank cannot speed up the copy itself, since ext4 serialises buffered writes to one file under its inode lock; only the CPU work around it, such as the norm, is split between the ranks.")
 gm = lambda f: (lambda xs: __import__("math").exp(sum(__import__("math").log(x) for x in xs) / len(xs)))([f(v) for _, v in allw])
 r_ns, r_fs = gm(lambda v: v["bw_l"] / v["bw_dn"]), gm(lambda v: v["bw_lf"] / v["bw_df"])
 w(f"Against writes that reach the disk the ratio is {'higher' if r_fs > r_ns else 'not higher'} (geometric mean {r_fs:.2f} with fsync against {r_ns:.2f} without), "
   f"as the virtual disk ({min(v['bw_df'] for _, v in allw):.0f} to {max(v['bw_df'] for _, v in allw):.0f} MB/s for dd with fsync) then sets much of the pace; "
-  "landscape's estimate there adds a separate fsync to its write and so is a bound, not a measurement of a durable landscape.")
+  "landscape's figure there is its write plus a separate fsync, an estimate of a durable checkpoint rather than a measurement of one.")
 if diag:
     w(f"A restart spends most of its time checking rather than reading: at P = 1e7 on one rank {1e3 * diag['rdata']:.0f} of {1e3 * diag['rT']:.0f} ms were pread calls, "
       "so warm, when dd only copies cached pages, landscape stays far below it.")
