@@ -24,7 +24,8 @@ struct _p_LandData {
   PetscReal  test_fraction;
   PetscInt   seed;
   PetscBool  standardize;
-  PetscReal *mean, *std; /* training statistics when standardised */
+  PetscReal *mean, *std;     /* training statistics when standardised */
+  PetscReal  fingerprint[2]; /* reproducible sums of inputs and targets, computed once at setup */
   LandSet    set[2];
   /* synthetic generators */
   PetscInt   gen_n, gen_test_n;

@@ -568,6 +568,8 @@ PetscErrorCode LandDataSetFromOptions(LandData data)
 
 /* Standardise with the training mean and (population) std, summed reproducibly; zero-variance
    columns keep scale 1. */
+static PetscErrorCode ComputeFingerprint(LandData);
+
 static PetscErrorCode Standardize(LandData data)
 {
   LandSet   *tr = &data->set[LAND_SET_TRAIN];
@@ -609,13 +611,14 @@ PetscErrorCode LandDataSetUp(LandData data)
   PetscCheck(create, data->comm, PETSC_ERR_ARG_UNKNOWN_TYPE, "Unknown -data_type %s", data->type);
   PetscCall((*create)(data));
   if (data->standardize) PetscCall(Standardize(data));
+  PetscCall(ComputeFingerprint(data));
   data->setupcalled = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
 
-/*@ LandDataFingerprint - reproducible sums of every training and test input and target: two numbers
-  that identify the data (checkpoints refuse to resume on other data). Collective. @*/
-PetscErrorCode LandDataFingerprint(LandData data, PetscReal fp[2])
+/* Reproducible sums of every training and test input (weighted by column, so that a permutation of
+   columns changes them) and target: two numbers that identify the data. Collective. */
+static PetscErrorCode ComputeFingerprint(LandData data)
 {
   PetscReal dd[4] = {0, 0, 0, 0};
 
@@ -623,14 +626,24 @@ PetscErrorCode LandDataFingerprint(LandData data, PetscReal fp[2])
   for (int s = 0; s < 2; s++) {
     LandSet *set = &data->set[s];
     for (PetscInt i = 0; i < set->n * data->d; i++) {
-      PetscReal x = set->X[i] * (1 + 1e-3 * (i % data->d)); /* weight by column: a permutation of columns changes it */
+      PetscReal x = set->X[i] * (1 + 1e-3 * (i % data->d));
       LandDDAccumulate(1, &x, dd);
     }
     for (PetscInt i = 0; i < set->n * data->k; i++) LandDDAccumulate(1, &set->Y[i], dd + 2);
   }
   PetscCall(LandDDAllreduce(data->comm, 2, dd));
-  fp[0] = dd[0];
-  fp[1] = dd[2];
+  data->fingerprint[0] = dd[0];
+  data->fingerprint[1] = dd[2];
+  PetscFunctionReturn(0);
+}
+
+/*@ LandDataFingerprint - the two numbers that identify the data (checkpoints refuse to resume on
+  other data); computed once by LandDataSetUp. Not collective. @*/
+PetscErrorCode LandDataFingerprint(LandData data, PetscReal fp[2])
+{
+  PetscFunctionBeginUser;
+  fp[0] = data->fingerprint[0];
+  fp[1] = data->fingerprint[1];
   PetscFunctionReturn(0);
 }
 
