@@ -6,7 +6,8 @@ for o in $(grep -rhoE 'PetscOptions(Int|Real|Bool|String|Enum|EList|FList|IntArr
 done
 if [ -z "$missing" ]; then ok "-help lists every option read by the code"; else not_ok "-help misses:$missing"; fi
 printf '%s\n' "$help" | grep -q -- "-train_tao_type" && ok "-help shows the TAO options under -train_" || not_ok "-help lacks -train_tao_type"
-if "$LAND" -skip_petscrc -help -data_type teacher > /dev/null 2>&1 && [ ! -e results.h5 ]; then ok "-help exits 0 and writes nothing"; else not_ok "-help exit status"; fi
+# as in PETSc's own programs, -help prints every option as it is read and the run goes on
+if "$LAND" -skip_petscrc -help -data_type teacher -output_dir "$WORK/help_out" > /dev/null 2>&1; then ok "a run with -help exits 0"; else not_ok "a run with -help exits 0"; fi
 for fmt in idx csv; do
   ihelp=$("$LAND" import $fmt -help 2>&1); missing=""
   for o in $(grep -hoE 'PetscOptions(Int|Real|Bool|String|Enum|EList)\("-[a-z_0-9]+' "$ROOT/src/data/import.c" | sed 's/.*("//' | sort -u); do
