@@ -2,7 +2,7 @@
 #include <landscape.h>
 
 PetscClassId  LAND_CLASSID;
-PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train;
+PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve, LAND_SLQ, LAND_SNESSolve;
 
 PetscErrorCode LandRegisterLogEvents(void)
 {
@@ -16,5 +16,8 @@ PetscErrorCode LandRegisterLogEvents(void)
   PetscCall(PetscLogEventRegister("DDReduce", LAND_CLASSID, &LAND_Reduce));
   PetscCall(PetscLogEventRegister("TrainStep", LAND_CLASSID, &LAND_Train));
   PetscCall(PetscLogEventRegister("IO", LAND_CLASSID, &LAND_IO));
+  PetscCall(PetscLogEventRegister("EPSSolveHess", LAND_CLASSID, &LAND_EPSSolve));
+  PetscCall(PetscLogEventRegister("SLQ", LAND_CLASSID, &LAND_SLQ));
+  PetscCall(PetscLogEventRegister("Stationary", LAND_CLASSID, &LAND_SNESSolve));
   PetscFunctionReturn(0);
 }

@@ -94,6 +94,7 @@ struct _p_LandObjective {
   PetscReal *acc;       /* 2P double-double accumulator */
   PetscReal *buf;       /* P: one chunk's gradient */
   LandWork   work;
+  PetscInt64 nhvp; /* Hessian-vector products computed so far */
   PetscBool  setupcalled;
 };
 
@@ -149,6 +150,8 @@ const char    *LandStagePath(LandStage, const char sub[]);
 PetscErrorCode LandStageCreate_Train(LandStage);
 PetscErrorCode LandStageCreate_Eval(LandStage);
 PetscErrorCode LandStageCreate_Check(LandStage);
+PetscErrorCode LandStageCreate_Spectrum(LandStage);
+PetscErrorCode LandStageCreate_Stationary(LandStage);
 
 /* Counter-based random numbers: the value depends only on (seed, stream, index). */
 PetscReal LandRandUniform(PetscInt64 seed, PetscInt64 stream, PetscInt64 index);

@@ -276,6 +276,7 @@ PetscErrorCode LandObjectiveHessianMult(LandObjective obj, Vec theta, Vec v, Vec
 
   PetscFunctionBeginUser;
   PetscCall(LandObjectiveSetUp(obj));
+  obj->nhvp++;
   PetscCall(LandObjectiveReplicate(obj, theta, obj->theta_all));
   PetscCall(LandObjectiveReplicate(obj, v, obj->v_all));
   PetscCall(VecGetArrayRead(obj->theta_all, &t));

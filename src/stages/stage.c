@@ -23,6 +23,8 @@ PetscErrorCode LandStageRegisterAll(void)
   PetscCall(LandStageRegister("train", LandStageCreate_Train));
   PetscCall(LandStageRegister("eval", LandStageCreate_Eval));
   PetscCall(LandStageRegister("check", LandStageCreate_Check));
+  PetscCall(LandStageRegister("spectrum", LandStageCreate_Spectrum));
+  PetscCall(LandStageRegister("stationary", LandStageCreate_Stationary));
   PetscFunctionReturn(0);
 }
 

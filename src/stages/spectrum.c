@@ -1,0 +1,820 @@
+/* Stage 'spectrum': the Hessian at the current point, seen through SLEPc.
+   - extreme eigenpairs: the k smallest and the k largest algebraic eigenvalues of the exact Hessian
+     shell with SLEPc EPS (Krylov-Schur unless -spectrum_eps_type says otherwise), each with its
+     residual ||H v - lambda v||, computed again after the solve;
+   - Morse index: exact for P <= -spectrum_dense_max (the dense Hessian assembled from P products,
+     all eigenvalues by LAPACK dsyev), otherwise the negative eigenvalues found plus a stochastic
+     Lanczos quadrature estimate of the negative mass;
+   - spectral density by stochastic Lanczos quadrature (SLQ) and the trace by Hutchinson;
+   - a classification of the point (not stationary, local minimum, strict saddle of index k,
+     degenerate, gradient-flat) with the numbers behind it.
+   A checkpoint inside an eigensolve keeps the leading basis vectors; the resumed solve starts from
+   them, and finished parts (smallest, largest, dense, SLQ) are not repeated. */
+#include <landscape/impl.h>
+#include <petsctime.h>
+#include <petscblaslapack.h>
+#include <slepceps.h>
+#include <string.h>
+
+typedef enum { WHICH_BOTH, WHICH_SMALLEST, WHICH_LARGEST, WHICH_NONE } Which;
+static const char *const Whiches[] = {"both", "smallest", "largest", "none", "Which", "WHICH_", NULL};
+
+enum { PART_SMALLEST, PART_LARGEST, PART_DENSE, PART_SLQ, PART_TRACE, NPART };
+static const char *const PartNames[] = {"smallest", "largest", "dense", "slq", "trace"};
+
+typedef struct {
+  PetscInt  nconv;
+  PetscReal values[64], residuals[64], relres[64];
+  PetscInt  its, hvp;
+  PetscReal time;
+} Extreme;
+
+typedef struct {
+  Which     which;
+  PetscInt  nev, dense_max, slq_probes, slq_steps, trace_probes;
+  PetscReal zero_tol, grad_tol, flat_tol;
+  PetscBool save_vectors;
+  char      initial[PETSC_MAX_PATH_LEN];
+  EPS       eps;
+  Mat       H;
+  /* progress: parts done, their results; the part in progress and its warm-start vectors */
+  PetscBool  done[NPART];
+  PetscInt   part;
+  Extreme    ext[2];
+  Vec       *vecs[2]; /* converged eigenvectors of each part */
+  Vec       *warm;    /* warm start for the part in progress */
+  PetscInt   nwarm;
+  PetscReal *dense_eigs; /* P eigenvalues (PART_DENSE) */
+  PetscReal  dense_asym;
+  PetscReal *slq_nodes, *slq_weights; /* probes x steps */
+  PetscInt   slq_done;                /* probes finished */
+  PetscReal  trace_sum[2], trace_sq[2];
+  PetscInt   trace_done;
+  PetscInt64 hvp_start;
+} Spectrum;
+
+static PetscErrorCode SetFromOptions_Spectrum(LandStage s)
+{
+  Spectrum *sp = (Spectrum *)s->data;
+
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(s->run->comm, NULL, "Stage spectrum: Hessian eigenpairs (SLEPc EPS, -spectrum_eps_*), Morse index, density, trace", NULL);
+  PetscCall(PetscOptionsEnum("-spectrum_which", "Extreme eigenpairs to compute: both (k smallest and k largest algebraic), smallest, largest, none",
+                             "", Whiches, (PetscEnum)sp->which, (PetscEnum *)&sp->which, NULL));
+  PetscCall(PetscOptionsInt("-spectrum_dense_max", "Assemble the dense Hessian and compute all P eigenvalues (exact Morse index) when P <= this", "",
+                            sp->dense_max, &sp->dense_max, NULL));
+  PetscCall(PetscOptionsReal("-spectrum_zero_tol", "Eigenvalues with |lambda| <= zero_tol * max|lambda| count as zero", "", sp->zero_tol,
+                             &sp->zero_tol, NULL));
+  PetscCall(PetscOptionsReal("-spectrum_grad_tol", "A point with ||grad L|| <= grad_tol is stationary", "", sp->grad_tol, &sp->grad_tol, NULL));
+  PetscCall(
+      PetscOptionsReal("-spectrum_flat_tol",
+                       "Gradient-flat when ||H g|| <= flat_tol * ||H|| ||g|| at a non-stationary point (the gradient lies in the near-null space)",
+                       "", sp->flat_tol, &sp->flat_tol, NULL));
+  PetscCall(PetscOptionsInt("-spectrum_slq_probes", "Stochastic Lanczos quadrature: number of Rademacher probes (0: no density)", "", sp->slq_probes,
+                            &sp->slq_probes, NULL));
+  PetscCall(PetscOptionsInt("-spectrum_slq_steps", "Stochastic Lanczos quadrature: Lanczos steps per probe (full reorthogonalisation)", "",
+                            sp->slq_steps, &sp->slq_steps, NULL));
+  PetscCall(PetscOptionsInt("-spectrum_trace_probes", "Hutchinson trace estimator: number of Rademacher probes (0: no trace)", "", sp->trace_probes,
+                            &sp->trace_probes, NULL));
+  PetscCall(PetscOptionsBool("-spectrum_save_vectors", "Write the eigenvectors to results.h5 (<group>/smallest/vector_<i>)", "", sp->save_vectors,
+                             &sp->save_vectors, NULL));
+  PetscCall(PetscOptionsString("-spectrum_initial", "Warm start: an HDF5 file (results or checkpoint) with spectrum/{smallest,largest}/vector_<i>",
+                               "", sp->initial, sp->initial, sizeof(sp->initial), NULL));
+  PetscOptionsEnd();
+  PetscCheck(sp->slq_steps >= 2 && sp->slq_probes >= 0 && sp->trace_probes >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-spectrum_slq_steps must be >= 2 and -spectrum_slq_probes, -spectrum_trace_probes >= 0");
+  PetscCheck(sp->zero_tol >= 0 && sp->grad_tol >= 0 && sp->flat_tol >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-spectrum_zero_tol, -spectrum_grad_tol and -spectrum_flat_tol must be >= 0");
+  if (sp->initial[0]) {
+    PetscBool exists;
+    PetscCall(PetscTestFile(sp->initial, 'r', &exists));
+    PetscCheck(exists, s->run->comm, PETSC_ERR_FILE_OPEN, "-spectrum_initial %s: no such file", sp->initial);
+  }
+  /* The EPS reads its options now, so that a bad -spectrum_eps_* value fails before any work. */
+  PetscCall(EPSCreate(s->run->comm, &sp->eps));
+  PetscCall(EPSSetOptionsPrefix(sp->eps, "spectrum_"));
+  PetscCall(EPSSetProblemType(sp->eps, EPS_HEP));
+  PetscCall(EPSSetDimensions(sp->eps, 5, PETSC_DEFAULT, PETSC_DEFAULT));
+  PetscCall(EPSSetFromOptions(sp->eps));
+  PetscCall(EPSGetDimensions(sp->eps, &sp->nev, NULL, NULL));
+  PetscCheck(sp->nev <= 64, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-spectrum_eps_nev %" PetscInt_FMT " is larger than 64", sp->nev);
+  PetscFunctionReturn(0);
+}
+
+/* ---- checkpoint hooks ---- */
+
+static PetscErrorCode Save_Spectrum(LandStage s, LandCheckpoint ck)
+{
+  Spectrum *sp = (Spectrum *)s->data;
+  char      name[64];
+
+  PetscFunctionBeginUser;
+  for (PetscInt p = 0; p < NPART; p++) {
+    PetscCall(PetscSNPrintf(name, sizeof(name), "done_%s", PartNames[p]));
+    PetscCall(LandCheckpointPutInt(ck, name, sp->done[p]));
+  }
+  for (PetscInt p = PART_SMALLEST; p <= PART_LARGEST; p++) {
+    Extreme *e = &sp->ext[p];
+    if (!sp->done[p]) continue;
+    PetscCall(PetscSNPrintf(name, sizeof(name), "%s_info", PartNames[p]));
+    {
+      PetscReal info[4] = {(PetscReal)e->nconv, (PetscReal)e->its, (PetscReal)e->hvp, e->time};
+      PetscCall(LandCheckpointPutArray(ck, name, 1, 4, info));
+    }
+    if (e->nconv) {
+      PetscReal tab[3 * 64];
+      for (PetscInt i = 0; i < e->nconv; i++) {
+        tab[3 * i]     = e->values[i];
+        tab[3 * i + 1] = e->residuals[i];
+        tab[3 * i + 2] = e->relres[i];
+      }
+      PetscCall(PetscSNPrintf(name, sizeof(name), "%s_pairs", PartNames[p]));
+      PetscCall(LandCheckpointPutArray(ck, name, e->nconv, 3, tab));
+    }
+    for (PetscInt i = 0; i < e->nconv; i++) {
+      PetscCall(PetscSNPrintf(name, sizeof(name), "%s_vector_%" PetscInt_FMT, PartNames[p], i));
+      PetscCall(LandCheckpointPutVec(ck, name, sp->vecs[p][i]));
+    }
+  }
+  /* the eigensolve in progress: its leading basis vectors are the warm start of the resumed solve */
+  if ((sp->part == PART_SMALLEST || sp->part == PART_LARGEST) && !sp->done[sp->part]) {
+    BV       bv;
+    PetscInt nb, nw;
+    PetscCall(EPSGetBV(sp->eps, &bv));
+    PetscCall(BVGetActiveColumns(bv, NULL, &nb));
+    nw = PetscMin(nb, sp->nev);
+    PetscCall(LandCheckpointPutInt(ck, "warm_part", sp->part));
+    PetscCall(LandCheckpointPutInt(ck, "warm_count", nw));
+    for (PetscInt i = 0; i < nw; i++) {
+      Vec v;
+      PetscCall(BVGetColumn(bv, i, &v));
+      PetscCall(PetscSNPrintf(name, sizeof(name), "warm_%" PetscInt_FMT, i));
+      PetscCall(LandCheckpointPutVec(ck, name, v));
+      PetscCall(BVRestoreColumn(bv, i, &v));
+    }
+  }
+  if (sp->done[PART_DENSE] && sp->dense_eigs) {
+    PetscCall(LandCheckpointPutArray(ck, "dense_eigenvalues", 1, s->run->obj->P, sp->dense_eigs));
+    PetscCall(LandCheckpointPutReal(ck, "dense_asymmetry", sp->dense_asym));
+  }
+  PetscCall(LandCheckpointPutInt(ck, "slq_done", sp->slq_done));
+  if (sp->slq_done) {
+    PetscCall(LandCheckpointPutArray(ck, "slq_nodes", sp->slq_done, sp->slq_steps, sp->slq_nodes));
+    PetscCall(LandCheckpointPutArray(ck, "slq_weights", sp->slq_done, sp->slq_steps, sp->slq_weights));
+  }
+  PetscCall(LandCheckpointPutInt(ck, "trace_done", sp->trace_done));
+  PetscCall(LandCheckpointPutArray(ck, "trace_sums", 1, 4, (PetscReal[]){sp->trace_sum[0], sp->trace_sum[1], sp->trace_sq[0], sp->trace_sq[1]}));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Load_Spectrum(LandStage s, LandCheckpoint ck)
+{
+  Spectrum  *sp = (Spectrum *)s->data;
+  char       name[64];
+  PetscInt   v, m, n;
+  PetscReal *a;
+  PetscBool  has;
+
+  PetscFunctionBeginUser;
+  for (PetscInt p = 0; p < NPART; p++) {
+    PetscCall(PetscSNPrintf(name, sizeof(name), "done_%s", PartNames[p]));
+    PetscCall(LandCheckpointGetInt(ck, name, &v));
+    sp->done[p] = (PetscBool)v;
+  }
+  for (PetscInt p = PART_SMALLEST; p <= PART_LARGEST; p++) {
+    Extreme *e = &sp->ext[p];
+    if (!sp->done[p]) continue;
+    PetscCall(PetscSNPrintf(name, sizeof(name), "%s_info", PartNames[p]));
+    PetscCall(LandCheckpointGetArray(ck, name, &m, &n, &a));
+    PetscCheck(m * n == 4, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad spectrum/%s_info", PartNames[p]);
+    e->nconv = (PetscInt)a[0];
+    e->its   = (PetscInt)a[1];
+    e->hvp   = (PetscInt)a[2];
+    e->time  = a[3];
+    PetscCall(PetscFree(a));
+    PetscCheck(e->nconv <= 64, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad spectrum/%s_info", PartNames[p]);
+    if (e->nconv) {
+      PetscCall(PetscSNPrintf(name, sizeof(name), "%s_pairs", PartNames[p]));
+      PetscCall(LandCheckpointGetArray(ck, name, &m, &n, &a));
+      PetscCheck(m == e->nconv && n == 3, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad spectrum/%s_pairs", PartNames[p]);
+      for (PetscInt i = 0; i < m; i++) {
+        e->values[i]    = a[3 * i];
+        e->residuals[i] = a[3 * i + 1];
+        e->relres[i]    = a[3 * i + 2];
+      }
+      PetscCall(PetscFree(a));
+      PetscCall(VecDuplicateVecs(s->run->theta, e->nconv, &sp->vecs[p]));
+    }
+    for (PetscInt i = 0; i < e->nconv; i++) {
+      PetscCall(PetscSNPrintf(name, sizeof(name), "%s_vector_%" PetscInt_FMT, PartNames[p], i));
+      PetscCall(LandCheckpointGetVec(ck, name, sp->vecs[p][i]));
+    }
+  }
+  PetscCall(LandCheckpointHas(ck, "warm_count", &has));
+  if (has) {
+    PetscCall(LandCheckpointGetInt(ck, "warm_count", &sp->nwarm));
+    if (sp->nwarm > 0) {
+      PetscCall(VecDuplicateVecs(s->run->theta, sp->nwarm, &sp->warm));
+      for (PetscInt i = 0; i < sp->nwarm; i++) {
+        PetscCall(PetscSNPrintf(name, sizeof(name), "warm_%" PetscInt_FMT, i));
+        PetscCall(LandCheckpointGetVec(ck, name, sp->warm[i]));
+      }
+    }
+  }
+  if (sp->done[PART_DENSE]) {
+    PetscCall(LandCheckpointGetArray(ck, "dense_eigenvalues", &m, &n, &sp->dense_eigs));
+    PetscCheck(m * n == s->run->obj->P, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad spectrum/dense_eigenvalues");
+    PetscCall(LandCheckpointGetReal(ck, "dense_asymmetry", &sp->dense_asym));
+  }
+  PetscCall(LandCheckpointGetInt(ck, "slq_done", &sp->slq_done));
+  if (sp->slq_done) {
+    PetscCall(PetscFree(sp->slq_nodes));
+    PetscCall(PetscFree(sp->slq_weights));
+    PetscCall(LandCheckpointGetArray(ck, "slq_nodes", &m, &n, &sp->slq_nodes));
+    PetscCheck(m == sp->slq_done && n == sp->slq_steps, s->run->comm, PETSC_ERR_ARG_INCOMP,
+               "checkpoint has %" PetscInt_FMT " Lanczos steps per probe, -spectrum_slq_steps is %" PetscInt_FMT, n, sp->slq_steps);
+    PetscCall(LandCheckpointGetArray(ck, "slq_weights", &m, &n, &sp->slq_weights));
+    PetscCall(PetscRealloc(sizeof(PetscReal) * PetscMax(sp->slq_probes, 1) * sp->slq_steps, &sp->slq_nodes));
+    PetscCall(PetscRealloc(sizeof(PetscReal) * PetscMax(sp->slq_probes, 1) * sp->slq_steps, &sp->slq_weights));
+  }
+  PetscCall(LandCheckpointGetInt(ck, "trace_done", &sp->trace_done));
+  PetscCall(LandCheckpointGetArray(ck, "trace_sums", &m, &n, &a));
+  sp->trace_sum[0] = a[0];
+  sp->trace_sum[1] = a[1];
+  sp->trace_sq[0]  = a[2];
+  sp->trace_sq[1]  = a[3];
+  PetscCall(PetscFree(a));
+  PetscFunctionReturn(0);
+}
+
+/* ---- extreme eigenpairs ---- */
+
+/* Stopping test: SLEPc's own, plus the checkpoint poll (signal, interval, wall clock). A stop
+   request ends the solve; the checkpoint written by the poll holds the leading basis vectors. */
+static PetscErrorCode StopTest(EPS eps, PetscInt its, PetscInt max_it, PetscInt nconv, PetscInt nev, EPSConvergedReason *reason, void *ctx)
+{
+  LandStage s = (LandStage)ctx;
+  PetscBool halt;
+
+  PetscFunctionBeginUser;
+  PetscCall(EPSStoppingBasic(eps, its, max_it, nconv, nev, reason, NULL));
+  if (*reason != EPS_CONVERGED_ITERATING || its == 0) PetscFunctionReturn(0);
+  PetscCall(LandCheckpointPoll(s->run->ckpt, s, its, &halt));
+  if (halt) *reason = EPS_CONVERGED_USER;
+  PetscFunctionReturn(0);
+}
+
+/* Warm-start vectors from -spectrum_initial: <file>:/spectrum/<part>/vector_<i>, or the checkpoint
+   layout /stage/spectrum/<part>_vector_<i>. */
+static PetscErrorCode ReadInitial(LandStage s, PetscInt part)
+{
+  Spectrum *sp = (Spectrum *)s->data;
+  hid_t     fid;
+  char      ds[PETSC_MAX_PATH_LEN];
+  PetscInt  n = 0;
+
+  PetscFunctionBeginUser;
+  fid = H5Fopen(sp->initial, H5F_ACC_RDONLY, H5P_DEFAULT);
+  PetscCheck(fid >= 0, s->run->comm, PETSC_ERR_FILE_OPEN, "-spectrum_initial %s is not an HDF5 file", sp->initial);
+  for (; n < sp->nev; n++) {
+    PetscCall(PetscSNPrintf(ds, sizeof(ds), "spectrum/%s/vector_%" PetscInt_FMT, PartNames[part], n));
+    if (H5Lexists(fid, "spectrum", H5P_DEFAULT) > 0 && H5Lexists(fid, ds, H5P_DEFAULT) <= 0) break;
+    if (H5Lexists(fid, "spectrum", H5P_DEFAULT) <= 0) {
+      PetscCall(PetscSNPrintf(ds, sizeof(ds), "stage/spectrum/%s_vector_%" PetscInt_FMT, PartNames[part], n));
+      if (H5Lexists(fid, "stage", H5P_DEFAULT) <= 0 || H5Lexists(fid, "stage/spectrum", H5P_DEFAULT) <= 0 || H5Lexists(fid, ds, H5P_DEFAULT) <= 0)
+        break;
+    }
+  }
+  H5Fclose(fid);
+  PetscCheck(n > 0, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "-spectrum_initial %s has no spectrum/%s/vector_0", sp->initial, PartNames[part]);
+  PetscCall(VecDuplicateVecs(s->run->theta, n, &sp->warm));
+  sp->nwarm = n;
+  for (PetscInt i = 0; i < n; i++) {
+    PetscCall(PetscSNPrintf(ds, sizeof(ds), "spectrum/%s/vector_%" PetscInt_FMT, PartNames[part], i));
+    fid = H5Fopen(sp->initial, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (H5Lexists(fid, "spectrum", H5P_DEFAULT) <= 0)
+      PetscCall(PetscSNPrintf(ds, sizeof(ds), "stage/spectrum/%s_vector_%" PetscInt_FMT, PartNames[part], i));
+    H5Fclose(fid);
+    PetscCall(LandNetLoadTheta(s->run->net, sp->initial, ds, sp->warm[i]));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
+{
+  Spectrum          *sp  = (Spectrum *)s->data;
+  LandRun            run = s->run;
+  Extreme           *e   = &sp->ext[part];
+  PetscInt64         h0;
+  PetscLogDouble     t0, t1;
+  EPSConvergedReason reason;
+  EPSType            type;
+
+  PetscFunctionBeginUser;
+  sp->part = part;
+  if (!sp->nwarm && sp->initial[0]) PetscCall(ReadInitial(s, part));
+  PetscCall(EPSSetOperators(sp->eps, sp->H, NULL));
+  PetscCall(EPSSetWhichEigenpairs(sp->eps, part == PART_SMALLEST ? EPS_SMALLEST_REAL : EPS_LARGEST_REAL));
+  PetscCall(EPSSetStoppingTestFunction(sp->eps, StopTest, s, NULL));
+  if (sp->nwarm) {
+    /* Krylov methods start from one vector: give them the sum of the previous approximations */
+    PetscCall(EPSGetType(sp->eps, &type));
+    if (sp->nwarm > 1 && (!strcmp(type, EPSKRYLOVSCHUR) || !strcmp(type, EPSLANCZOS) || !strcmp(type, EPSARNOLDI) || !strcmp(type, EPSPOWER))) {
+      for (PetscInt i = 1; i < sp->nwarm; i++) PetscCall(VecAXPY(sp->warm[0], 1.0, sp->warm[i]));
+      PetscCall(EPSSetInitialSpace(sp->eps, 1, sp->warm));
+    } else
+      PetscCall(EPSSetInitialSpace(sp->eps, sp->nwarm, sp->warm));
+    PetscCall(PetscPrintf(run->comm, "spectrum: %s: warm start from %" PetscInt_FMT " vector(s)\n", PartNames[part], sp->nwarm));
+  }
+  h0 = run->obj->nhvp;
+  PetscCall(PetscTime(&t0));
+  PetscCall(PetscLogEventBegin(LAND_EPSSolve, 0, 0, 0, 0));
+  PetscCall(EPSSolve(sp->eps));
+  PetscCall(PetscLogEventEnd(LAND_EPSSolve, 0, 0, 0, 0));
+  PetscCall(PetscTime(&t1));
+  PetscCall(VecDestroyVecs(sp->nwarm, &sp->warm));
+  sp->nwarm = 0;
+  PetscCall(EPSGetConvergedReason(sp->eps, &reason));
+  if (run->stop) PetscFunctionReturn(0);
+  PetscCall(EPSGetIterationNumber(sp->eps, &e->its));
+  PetscCall(EPSGetConverged(sp->eps, &e->nconv));
+  e->hvp  = (PetscInt)(run->obj->nhvp - h0);
+  e->time = t1 - t0;
+  PetscCheck(reason > 0, run->comm, PETSC_ERR_NOT_CONVERGED,
+             "spectrum: the %s eigensolve did not converge (%s after %" PetscInt_FMT " iterations, %" PetscInt_FMT " of %" PetscInt_FMT
+             " pairs); raise -spectrum_eps_max_it or -spectrum_eps_ncv, or loosen -spectrum_eps_tol",
+             PartNames[part], EPSConvergedReasons[reason], e->its, e->nconv, sp->nev);
+  e->nconv = PetscMin(e->nconv, sp->nev);
+  PetscCall(VecDuplicateVecs(run->theta, PetscMax(e->nconv, 1), &sp->vecs[part]));
+  for (PetscInt i = 0; i < e->nconv; i++) {
+    Vec r;
+    PetscCall(EPSGetEigenpair(sp->eps, i, &e->values[i], NULL, sp->vecs[part][i], NULL));
+    /* the residual computed again from a fresh product, not taken from the solver */
+    PetscCall(VecDuplicate(run->theta, &r));
+    PetscCall(MatMult(sp->H, sp->vecs[part][i], r));
+    PetscCall(VecAXPY(r, -e->values[i], sp->vecs[part][i]));
+    PetscCall(LandVecNorm2(r, &e->residuals[i]));
+    {
+      PetscReal nv;
+      PetscCall(LandVecNorm2(sp->vecs[part][i], &nv));
+      e->residuals[i] /= nv;
+    }
+    e->relres[i] = e->residuals[i] / PetscMax(PetscAbsReal(e->values[i]), PETSC_SMALL);
+    PetscCall(VecDestroy(&r));
+  }
+  sp->done[part] = PETSC_TRUE;
+  PetscCall(PetscPrintf(run->comm,
+                        "spectrum: %s %" PetscInt_FMT " eigenpairs in %" PetscInt_FMT " iterations, %" PetscInt_FMT " Hessian products, %.2f s\n",
+                        PartNames[part], e->nconv, e->its, e->hvp, e->time));
+  for (PetscInt i = 0; i < e->nconv; i++)
+    PetscCall(PetscPrintf(run->comm, "spectrum:   lambda %+.10e  ||Hv - lambda v|| %.2e  (relative %.2e)\n", (double)e->values[i],
+                          (double)e->residuals[i], (double)e->relres[i]));
+  PetscFunctionReturn(0);
+}
+
+/* ---- exact Morse index from the dense Hessian ---- */
+
+static PetscErrorCode DenseSpectrum(LandStage s)
+{
+  Spectrum      *sp  = (Spectrum *)s->data;
+  LandRun        run = s->run;
+  PetscInt       P   = run->obj->P, lo, hi;
+  PetscMPIInt    rank;
+  Vec            e, he, h0;
+  VecScatter     sc;
+  PetscReal     *A = NULL, amax = 0, asym = 0;
+  PetscLogDouble t0, t1;
+
+  PetscFunctionBeginUser;
+  sp->part = PART_DENSE;
+  PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
+  PetscCall(PetscTime(&t0));
+  PetscCall(VecDuplicate(run->theta, &e));
+  PetscCall(VecDuplicate(run->theta, &he));
+  PetscCall(VecScatterCreateToZero(he, &sc, &h0));
+  PetscCall(VecGetOwnershipRange(e, &lo, &hi));
+  if (rank == 0) PetscCall(PetscMalloc1((size_t)P * P, &A));
+  for (PetscInt j = 0; j < P; j++) {
+    /* column j = H e_j */
+    PetscCall(VecZeroEntries(e));
+    if (j >= lo && j < hi) PetscCall(VecSetValue(e, j, 1.0, INSERT_VALUES));
+    PetscCall(VecAssemblyBegin(e));
+    PetscCall(VecAssemblyEnd(e));
+    PetscCall(MatMult(sp->H, e, he));
+    PetscCall(VecScatterBegin(sc, he, h0, INSERT_VALUES, SCATTER_FORWARD));
+    PetscCall(VecScatterEnd(sc, he, h0, INSERT_VALUES, SCATTER_FORWARD));
+    if (rank == 0) {
+      const PetscReal *c;
+      PetscCall(VecGetArrayRead(h0, &c));
+      PetscCall(PetscArraycpy(A + (size_t)j * P, c, P));
+      PetscCall(VecRestoreArrayRead(h0, &c));
+    }
+    if ((j + 1) % 1000 == 0) PetscCall(PetscPrintf(run->comm, "spectrum: dense Hessian, %" PetscInt_FMT " of %" PetscInt_FMT " columns\n", j + 1, P));
+  }
+  PetscCall(PetscMalloc1(P, &sp->dense_eigs));
+  if (rank == 0) {
+    PetscBLASInt n, lwork = -1, info;
+    PetscReal    wq, *work;
+    for (PetscInt i = 0; i < P; i++)
+      for (PetscInt j = 0; j < P; j++) {
+        amax = PetscMax(amax, PetscAbsReal(A[(size_t)i * P + j]));
+        asym = PetscMax(asym, PetscAbsReal(A[(size_t)i * P + j] - A[(size_t)j * P + i]));
+      }
+    for (PetscInt i = 0; i < P; i++)
+      for (PetscInt j = i + 1; j < P; j++) A[(size_t)i * P + j] = A[(size_t)j * P + i] = 0.5 * (A[(size_t)i * P + j] + A[(size_t)j * P + i]);
+    PetscCall(PetscBLASIntCast(P, &n));
+    PetscCallBLAS("LAPACKsyev", LAPACKsyev_("N", "L", &n, A, &n, sp->dense_eigs, &wq, &lwork, &info));
+    lwork = (PetscBLASInt)wq;
+    PetscCall(PetscMalloc1(lwork, &work));
+    PetscCallBLAS("LAPACKsyev", LAPACKsyev_("N", "L", &n, A, &n, sp->dense_eigs, work, &lwork, &info));
+    PetscCall(PetscFree(work));
+    PetscCheck(info == 0, PETSC_COMM_SELF, PETSC_ERR_LIB, "LAPACK dsyev failed with info %d", (int)info);
+    sp->dense_asym = amax > 0 ? asym / amax : 0;
+  }
+  PetscCallMPI(MPI_Bcast(sp->dense_eigs, (PetscMPIInt)P, MPIU_REAL, 0, run->comm));
+  PetscCallMPI(MPI_Bcast(&sp->dense_asym, 1, MPIU_REAL, 0, run->comm));
+  PetscCall(PetscFree(A));
+  PetscCall(VecScatterDestroy(&sc));
+  PetscCall(VecDestroy(&h0));
+  PetscCall(VecDestroy(&e));
+  PetscCall(VecDestroy(&he));
+  PetscCall(PetscTime(&t1));
+  sp->done[PART_DENSE] = PETSC_TRUE;
+  PetscCall(PetscPrintf(run->comm, "spectrum: dense Hessian (P = %" PetscInt_FMT "): all eigenvalues in %.2f s, relative asymmetry %.2e\n", P,
+                        t1 - t0, (double)sp->dense_asym));
+  PetscFunctionReturn(0);
+}
+
+/* ---- stochastic Lanczos quadrature and Hutchinson's trace ---- */
+
+/* A Rademacher probe: entry i depends only on (seed, stream, global index i), not on the ranks. */
+static PetscErrorCode Rademacher(Vec z, PetscInt64 seed, PetscInt64 stream)
+{
+  PetscInt   lo, hi;
+  PetscReal *a;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetOwnershipRange(z, &lo, &hi));
+  PetscCall(VecGetArray(z, &a));
+  for (PetscInt i = lo; i < hi; i++) a[i - lo] = LandRandUniform(seed, stream, i) < 0.5 ? -1.0 : 1.0;
+  PetscCall(VecRestoreArray(z, &a));
+  PetscFunctionReturn(0);
+}
+
+/* Lanczos with full reorthogonalisation on SLEPc's BV (Gram-Schmidt with refinement), then the
+   Gauss quadrature of the tridiagonal T: nodes = eigenvalues of T, weights = squared first
+   components of its eigenvectors. Written here because SLEPc has no SLQ; the numerics (BV
+   orthogonalisation, LAPACK dsteqr) are the libraries'. */
+static PetscErrorCode SLQProbe(LandStage s, PetscInt probe, PetscReal *nodes, PetscReal *weights)
+{
+  Spectrum    *sp  = (Spectrum *)s->data;
+  LandRun      run = s->run;
+  PetscInt     m   = sp->slq_steps, k;
+  BV           bv;
+  Vec          v, w;
+  PetscReal   *alpha, *beta, *Z, *work, *h, nrm;
+  PetscBool    lindep;
+  PetscBLASInt n, ldz, info;
+
+  PetscFunctionBeginUser;
+  PetscCall(BVCreate(run->comm, &bv));
+  PetscCall(BVSetSizesFromVec(bv, run->theta, m + 1));
+  PetscCall(BVSetFromOptions(bv));
+  PetscCall(PetscCalloc5(m, &alpha, m, &beta, m * m, &Z, 2 * m, &work, m + 1, &h));
+  PetscCall(VecDuplicate(run->theta, &w));
+  PetscCall(BVGetColumn(bv, 0, &v));
+  PetscCall(Rademacher(v, run->seed, 1000 + probe));
+  PetscCall(BVRestoreColumn(bv, 0, &v));
+  PetscCall(BVNormColumn(bv, 0, NORM_2, &nrm));
+  PetscCall(BVScaleColumn(bv, 0, 1.0 / nrm));
+  for (k = 0; k < m; k++) {
+    PetscCall(BVSetActiveColumns(bv, 0, k + 1));
+    PetscCall(BVGetColumn(bv, k, &v));
+    PetscCall(MatMult(sp->H, v, w));
+    PetscCall(BVRestoreColumn(bv, k, &v));
+    PetscCall(BVInsertVec(bv, k + 1, w));
+    PetscCall(BVOrthogonalizeColumn(bv, k + 1, h, &nrm, &lindep));
+    alpha[k] = h[k];
+    beta[k]  = nrm;
+    if (lindep || nrm < 1e-12 * PetscAbsReal(alpha[k])) {
+      k++; /* an invariant subspace: the quadrature is exact with k nodes */
+      break;
+    }
+    PetscCall(BVScaleColumn(bv, k + 1, 1.0 / nrm));
+  }
+  PetscCall(PetscBLASIntCast(k, &n));
+  ldz = n;
+  PetscCallBLAS("LAPACKsteqr", LAPACKsteqr_("I", &n, alpha, beta, Z, &ldz, work, &info));
+  PetscCheck(info == 0, PETSC_COMM_SELF, PETSC_ERR_LIB, "LAPACK dsteqr failed with info %d", (int)info);
+  for (PetscInt j = 0; j < sp->slq_steps; j++) {
+    nodes[j]   = j < k ? alpha[j] : 0;
+    weights[j] = j < k ? Z[j * ldz] * Z[j * ldz] : 0; /* first component of eigenvector j */
+  }
+  PetscCall(PetscFree5(alpha, beta, Z, work, h));
+  PetscCall(VecDestroy(&w));
+  PetscCall(BVDestroy(&bv));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RunSLQ(LandStage s)
+{
+  Spectrum *sp  = (Spectrum *)s->data;
+  LandRun   run = s->run;
+  PetscBool halt;
+
+  PetscFunctionBeginUser;
+  sp->part = PART_SLQ;
+  if (!sp->slq_nodes) {
+    PetscCall(PetscCalloc1(sp->slq_probes * sp->slq_steps, &sp->slq_nodes));
+    PetscCall(PetscCalloc1(sp->slq_probes * sp->slq_steps, &sp->slq_weights));
+  }
+  PetscCall(PetscLogEventBegin(LAND_SLQ, 0, 0, 0, 0));
+  for (; sp->slq_done < sp->slq_probes;) {
+    PetscInt p = sp->slq_done;
+    PetscCall(SLQProbe(s, p, sp->slq_nodes + p * sp->slq_steps, sp->slq_weights + p * sp->slq_steps));
+    sp->slq_done++;
+    PetscCall(PetscPrintf(run->comm, "spectrum: SLQ probe %" PetscInt_FMT " of %" PetscInt_FMT " done\n", sp->slq_done, sp->slq_probes));
+    PetscCall(LandCheckpointPoll(run->ckpt, s, sp->slq_done, &halt));
+    if (halt) break;
+  }
+  PetscCall(PetscLogEventEnd(LAND_SLQ, 0, 0, 0, 0));
+  if (sp->slq_done == sp->slq_probes) sp->done[PART_SLQ] = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RunTrace(LandStage s)
+{
+  Spectrum *sp  = (Spectrum *)s->data;
+  LandRun   run = s->run;
+  Vec       z, hz;
+  PetscBool halt;
+
+  PetscFunctionBeginUser;
+  sp->part = PART_TRACE;
+  PetscCall(VecDuplicate(run->theta, &z));
+  PetscCall(VecDuplicate(run->theta, &hz));
+  for (; sp->trace_done < sp->trace_probes;) {
+    PetscReal q, dd[2] = {0, 0};
+    PetscCall(Rademacher(z, run->seed, 500000 + sp->trace_done));
+    PetscCall(MatMult(sp->H, z, hz));
+    PetscCall(VecDot(z, hz, &q));
+    LandDDAccumulate(1, &q, sp->trace_sum);
+    dd[0] = q * q;
+    LandDDAccumulate(1, dd, sp->trace_sq);
+    sp->trace_done++;
+    PetscCall(LandCheckpointPoll(run->ckpt, s, sp->trace_done, &halt));
+    if (halt) break;
+  }
+  PetscCall(VecDestroy(&z));
+  PetscCall(VecDestroy(&hz));
+  if (sp->trace_done == sp->trace_probes) sp->done[PART_TRACE] = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+/* ---- classification and results ---- */
+
+static PetscErrorCode Classify(LandStage s)
+{
+  Spectrum   *sp  = (Spectrum *)s->data;
+  LandRun     run = s->run;
+  LandResults R   = run->results;
+  Vec         g, hg;
+  PetscReal   f, gnorm, hgnorm, hnorm = 0, lmin = NAN, lmax = NAN, ztol, flat = NAN, negmass = NAN;
+  PetscInt    nneg = 0, nzero = 0, npos = 0, P = run->obj->P;
+  PetscBool   exact = sp->done[PART_DENSE], have_min;
+  char        verdict[256], basis[512];
+
+  PetscFunctionBeginUser;
+  PetscCall(VecDuplicate(run->theta, &g));
+  PetscCall(VecDuplicate(run->theta, &hg));
+  PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, g));
+  PetscCall(LandVecNorm2(g, &gnorm));
+  PetscCall(MatMult(sp->H, g, hg));
+  PetscCall(LandVecNorm2(hg, &hgnorm));
+  /* what is known of the extremes */
+  if (exact) {
+    lmin = sp->dense_eigs[0];
+    lmax = sp->dense_eigs[P - 1];
+  } else {
+    if (sp->done[PART_SMALLEST] && sp->ext[0].nconv) lmin = sp->ext[0].values[0];
+    if (sp->done[PART_LARGEST] && sp->ext[1].nconv) lmax = sp->ext[1].values[0];
+  }
+  have_min = (PetscBool)!PetscIsNanReal(lmin);
+  if (!PetscIsNanReal(lmin)) hnorm = PetscAbsReal(lmin);
+  if (!PetscIsNanReal(lmax)) hnorm = PetscMax(hnorm, PetscAbsReal(lmax));
+  ztol = sp->zero_tol * hnorm;
+  if (exact) {
+    for (PetscInt i = 0; i < P; i++) {
+      if (sp->dense_eigs[i] < -ztol)
+        nneg++;
+      else if (sp->dense_eigs[i] <= ztol)
+        nzero++;
+      else
+        npos++;
+    }
+  } else if (sp->done[PART_SMALLEST]) {
+    for (PetscInt i = 0; i < sp->ext[0].nconv; i++) {
+      if (sp->ext[0].values[i] < -ztol)
+        nneg++;
+      else if (sp->ext[0].values[i] <= ztol)
+        nzero++;
+    }
+  }
+  if (sp->done[PART_SLQ] && sp->slq_probes) {
+    PetscReal m = 0;
+    for (PetscInt p = 0; p < sp->slq_probes; p++)
+      for (PetscInt j = 0; j < sp->slq_steps; j++)
+        if (sp->slq_nodes[p * sp->slq_steps + j] < -ztol) m += sp->slq_weights[p * sp->slq_steps + j];
+    negmass = m / sp->slq_probes;
+  }
+  if (hnorm > 0 && gnorm > 0) flat = hgnorm / (hnorm * gnorm);
+
+  if (gnorm > sp->grad_tol) {
+    if (!PetscIsNanReal(flat) && flat <= sp->flat_tol)
+      PetscCall(PetscSNPrintf(verdict, sizeof(verdict), "gradient-flat"));
+    else
+      PetscCall(PetscSNPrintf(verdict, sizeof(verdict), "not stationary"));
+  } else if (!have_min) {
+    PetscCall(PetscSNPrintf(verdict, sizeof(verdict), "stationary, unclassified (no smallest eigenvalues: -spectrum_which)"));
+  } else if (nneg > 0) {
+    PetscBool lower = (PetscBool)(!exact && nneg == sp->ext[0].nconv);
+    PetscCall(PetscSNPrintf(verdict, sizeof(verdict), "strict saddle of index %s%" PetscInt_FMT, lower ? ">= " : "", nneg));
+  } else if (nzero > 0) {
+    PetscCall(PetscSNPrintf(verdict, sizeof(verdict), "degenerate"));
+  } else {
+    PetscCall(PetscSNPrintf(verdict, sizeof(verdict), "local minimum"));
+  }
+  {
+    char counts[128];
+    if (exact)
+      PetscCall(PetscSNPrintf(counts, sizeof(counts),
+                              "all %" PetscInt_FMT " eigenvalues: %" PetscInt_FMT " negative, %" PetscInt_FMT " zero, %" PetscInt_FMT " positive", P,
+                              nneg, nzero, npos));
+    else
+      PetscCall(PetscSNPrintf(counts, sizeof(counts),
+                              "of the %" PetscInt_FMT " smallest computed: %" PetscInt_FMT " negative, %" PetscInt_FMT " zero",
+                              sp->done[PART_SMALLEST] ? sp->ext[0].nconv : 0, nneg, nzero));
+    PetscCall(PetscSNPrintf(basis, sizeof(basis),
+                            "||grad L|| = %.3e (grad_tol %.1e); lambda_min = %.6e, lambda_max = %.6e; zero band |lambda| <= %.3e; %s; "
+                            "||H g||/(||H|| ||g||) = %.3e (flat_tol %.1e)",
+                            (double)gnorm, (double)sp->grad_tol, (double)lmin, (double)lmax, (double)ztol, counts, (double)flat,
+                            (double)sp->flat_tol));
+  }
+  PetscCall(PetscPrintf(run->comm, "spectrum: verdict: %s\nspectrum:   because %s\n", verdict, basis));
+  if (!PetscIsNanReal(negmass))
+    PetscCall(PetscPrintf(run->comm, "spectrum:   SLQ negative mass %.4e: about %.1f negative eigenvalues of %" PetscInt_FMT "\n", (double)negmass,
+                          (double)(negmass * P), P));
+
+  {
+    const char *grp = s->group;
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, "loss"), 1, 1, &f));
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, "gradient_norm"), 1, 1, &gnorm));
+    PetscCall(LandResultsWriteAttrString(R, grp, "verdict", verdict));
+    PetscCall(LandResultsWriteAttrString(R, grp, "verdict_basis", basis));
+    PetscCall(LandResultsWriteAttrReal(R, grp, "gradient_norm", gnorm));
+    PetscCall(LandResultsWriteAttrReal(R, grp, "grad_tol", sp->grad_tol));
+    PetscCall(LandResultsWriteAttrReal(R, grp, "zero_tol", sp->zero_tol));
+    PetscCall(LandResultsWriteAttrReal(R, grp, "zero_band", ztol));
+    PetscCall(LandResultsWriteAttrReal(R, grp, "flat_tol", sp->flat_tol));
+    PetscCall(LandResultsWriteAttrReal(R, grp, "flat_ratio", flat));
+    PetscCall(LandResultsWriteAttrReal(R, grp, "lambda_min", lmin));
+    PetscCall(LandResultsWriteAttrReal(R, grp, "lambda_max", lmax));
+    PetscCall(LandResultsWriteAttrInt(R, grp, "num_negative", nneg));
+    PetscCall(LandResultsWriteAttrInt(R, grp, "num_zero", nzero));
+    PetscCall(LandResultsWriteAttrInt(R, grp, "num_positive", exact ? npos : -1));
+    PetscCall(LandResultsWriteAttrInt(R, grp, "morse_exact", exact));
+    PetscCall(LandResultsWriteAttrInt(R, grp, "num_params", P));
+    if (!PetscIsNanReal(negmass)) {
+      PetscCall(LandResultsWriteAttrReal(R, grp, "slq_negative_mass", negmass));
+      PetscCall(LandResultsWriteAttrReal(R, grp, "slq_negative_count", negmass * P));
+    }
+  }
+  PetscCall(VecDestroy(&g));
+  PetscCall(VecDestroy(&hg));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WriteResults(LandStage s)
+{
+  Spectrum   *sp  = (Spectrum *)s->data;
+  LandRun     run = s->run;
+  LandResults R   = run->results;
+  char        sub[64];
+
+  PetscFunctionBeginUser;
+  for (PetscInt p = PART_SMALLEST; p <= PART_LARGEST; p++) {
+    Extreme  *e = &sp->ext[p];
+    PetscReal info[4];
+    if (!sp->done[p]) continue;
+    PetscCall(PetscSNPrintf(sub, sizeof(sub), "%s/values", PartNames[p]));
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, sub), 1, e->nconv, e->values));
+    PetscCall(PetscSNPrintf(sub, sizeof(sub), "%s/residuals", PartNames[p]));
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, sub), 1, e->nconv, e->residuals));
+    PetscCall(PetscSNPrintf(sub, sizeof(sub), "%s/relative_residuals", PartNames[p]));
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, sub), 1, e->nconv, e->relres));
+    info[0] = e->its;
+    info[1] = e->hvp;
+    info[2] = e->time;
+    info[3] = e->nconv;
+    PetscCall(PetscSNPrintf(sub, sizeof(sub), "%s/solver", PartNames[p]));
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, sub), 1, 4, info));
+    if (sp->save_vectors)
+      for (PetscInt i = 0; i < e->nconv; i++) {
+        PetscCall(PetscSNPrintf(sub, sizeof(sub), "%s/vector_%" PetscInt_FMT, PartNames[p], i));
+        PetscCall(LandResultsWriteVec(R, LandStagePath(s, sub), sp->vecs[p][i]));
+      }
+  }
+  if (sp->done[PART_DENSE]) {
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, "dense/eigenvalues"), 1, run->obj->P, sp->dense_eigs));
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, "dense/asymmetry"), 1, 1, &sp->dense_asym));
+  }
+  if (sp->done[PART_SLQ] && sp->slq_probes) {
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, "slq/nodes"), sp->slq_probes, sp->slq_steps, sp->slq_nodes));
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, "slq/weights"), sp->slq_probes, sp->slq_steps, sp->slq_weights));
+  }
+  if (sp->done[PART_TRACE] && sp->trace_probes) {
+    PetscReal mean = sp->trace_sum[0] / sp->trace_probes, var, se, out[3];
+    var            = sp->trace_probes > 1 ? (sp->trace_sq[0] - sp->trace_probes * mean * mean) / (sp->trace_probes - 1) : NAN;
+    se             = sp->trace_probes > 1 ? PetscSqrtReal(PetscMax(var, 0) / sp->trace_probes) : NAN;
+    out[0]         = mean;
+    out[1]         = se;
+    out[2]         = sp->trace_probes;
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, "trace"), 1, 3, out));
+    PetscCall(
+        PetscPrintf(run->comm, "spectrum: Hutchinson trace %.6e +- %.2e (%" PetscInt_FMT " probes)\n", (double)mean, (double)se, sp->trace_probes));
+  }
+  {
+    PetscReal hvp = (PetscReal)(run->obj->nhvp - sp->hvp_start);
+    PetscCall(LandResultsWriteArray(R, LandStagePath(s, "hessian_products"), 1, 1, &hvp));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Run_Spectrum(LandStage s)
+{
+  Spectrum *sp  = (Spectrum *)s->data;
+  LandRun   run = s->run;
+
+  PetscFunctionBeginUser;
+  sp->hvp_start = run->obj->nhvp;
+  if (!run->stage_resumed) {
+    /* a fresh start of the stage (also after an earlier instance's state) */
+    PetscCall(PetscArrayzero(sp->done, NPART));
+  }
+  PetscCall(MatDestroy(&sp->H));
+  PetscCall(LandObjectiveCreateHessian(run->obj, run->theta, &sp->H));
+  if ((sp->which == WHICH_BOTH || sp->which == WHICH_SMALLEST) && !sp->done[PART_SMALLEST]) PetscCall(SolveExtreme(s, PART_SMALLEST));
+  if (run->stop) PetscFunctionReturn(0);
+  if ((sp->which == WHICH_BOTH || sp->which == WHICH_LARGEST) && !sp->done[PART_LARGEST]) PetscCall(SolveExtreme(s, PART_LARGEST));
+  if (run->stop) PetscFunctionReturn(0);
+  if (run->obj->P <= sp->dense_max && !sp->done[PART_DENSE]) PetscCall(DenseSpectrum(s));
+  if (sp->slq_probes > 0 && !sp->done[PART_SLQ]) PetscCall(RunSLQ(s));
+  if (run->stop) PetscFunctionReturn(0);
+  if (sp->trace_probes > 0 && !sp->done[PART_TRACE]) PetscCall(RunTrace(s));
+  if (run->stop) PetscFunctionReturn(0);
+  PetscCall(WriteResults(s));
+  PetscCall(Classify(s));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Destroy_Spectrum(LandStage s)
+{
+  Spectrum *sp = (Spectrum *)s->data;
+
+  PetscFunctionBeginUser;
+  for (PetscInt p = 0; p < 2; p++)
+    if (sp->vecs[p]) PetscCall(VecDestroyVecs(PetscMax(sp->ext[p].nconv, 1), &sp->vecs[p]));
+  if (sp->warm) PetscCall(VecDestroyVecs(sp->nwarm, &sp->warm));
+  PetscCall(EPSDestroy(&sp->eps));
+  PetscCall(MatDestroy(&sp->H));
+  PetscCall(PetscFree(sp->dense_eigs));
+  PetscCall(PetscFree(sp->slq_nodes));
+  PetscCall(PetscFree(sp->slq_weights));
+  PetscCall(PetscFree(s->data));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode LandStageCreate_Spectrum(LandStage s)
+{
+  Spectrum *sp;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&sp));
+  sp->which         = WHICH_BOTH;
+  sp->dense_max     = 5000;
+  sp->zero_tol      = 1e-8;
+  sp->grad_tol      = 1e-6;
+  sp->flat_tol      = 1e-3;
+  sp->slq_probes    = 0;
+  sp->slq_steps     = 80;
+  sp->trace_probes  = 0;
+  sp->save_vectors  = PETSC_TRUE;
+  sp->part          = -1;
+  s->data           = sp;
+  s->setfromoptions = SetFromOptions_Spectrum;
+  s->run_stage      = Run_Spectrum;
+  s->destroy        = Destroy_Spectrum;
+  s->save           = Save_Spectrum;
+  s->load           = Load_Spectrum;
+  PetscFunctionReturn(0);
+}
