@@ -51,6 +51,8 @@ typedef struct {
   PetscReal  trace_sum[2], trace_sq[2];
   PetscInt   trace_done;
   PetscInt64 hvp_start;
+  PetscReal  hnorm;     /* ||H||_2 estimate: the scale of the default convergence test */
+  PetscBool  user_conv; /* the user chose -spectrum_eps_conv_* */
 } Spectrum;
 
 static PetscErrorCode SetFromOptions_Spectrum(LandStage s)
@@ -97,6 +99,26 @@ static PetscErrorCode SetFromOptions_Spectrum(LandStage s)
   PetscCall(EPSSetDimensions(sp->eps, 5, PETSC_DEFAULT, PETSC_DEFAULT));
   PetscCall(EPSSetFromOptions(sp->eps));
   PetscCall(EPSGetDimensions(sp->eps, &sp->nev, NULL, NULL));
+  {
+    /* The smallest eigenvalues of a network Hessian sit at the edge of a dense cluster around zero:
+       a wide search space pays for itself in products (docs/algorithms.md). Defaults unless set. */
+    PetscBool set_ncv, set_its;
+    PetscReal tol;
+    PetscInt  its;
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-spectrum_eps_ncv", &set_ncv));
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-spectrum_eps_max_it", &set_its));
+    if (!set_ncv) PetscCall(EPSSetDimensions(sp->eps, sp->nev, PetscMax(64, 2 * sp->nev), PETSC_DEFAULT));
+    PetscCall(EPSGetTolerances(sp->eps, &tol, &its));
+    if (!set_its) PetscCall(EPSSetTolerances(sp->eps, tol, 1000));
+  }
+  {
+    const char *conv[] = {"-spectrum_eps_conv_abs", "-spectrum_eps_conv_rel", "-spectrum_eps_conv_norm", "-spectrum_eps_conv_user"};
+    for (PetscInt i = 0; i < 4; i++) {
+      PetscBool has;
+      PetscCall(PetscOptionsHasName(NULL, NULL, conv[i], &has));
+      if (has) sp->user_conv = PETSC_TRUE;
+    }
+  }
   PetscCheck(sp->nev <= 64, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-spectrum_eps_nev %" PetscInt_FMT " is larger than 64", sp->nev);
   PetscFunctionReturn(0);
 }
@@ -264,6 +286,42 @@ static PetscErrorCode StopTest(EPS eps, PetscInt its, PetscInt max_it, PetscInt 
   PetscFunctionReturn(0);
 }
 
+/* Default convergence test: ||H v - lambda v|| <= tol * max(|lambda|, ||H||). Relative to |lambda|
+   alone (SLEPc's default) asks eigenvalues in the cluster near zero, where the smallest ones of a
+   network Hessian live, for absolute accuracy far below round-off of the products; relative to
+   ||H|| (SLEPc's EPS_CONV_NORM) needs a matrix norm that a shell does not have. */
+static PetscErrorCode ConvTest(EPS eps, PetscScalar re, PetscScalar im, PetscReal res, PetscReal *errest, void *ctx)
+{
+  Spectrum *sp = (Spectrum *)ctx;
+
+  PetscFunctionBeginUser;
+  *errest = res / PetscMax(PetscMax(PetscAbsScalar(re), sp->hnorm), PETSC_MACHINE_EPSILON);
+  PetscFunctionReturn(0);
+}
+
+/* ||H||_2 when the largest pairs are not computed first: a loose SLEPc solve. */
+static PetscErrorCode EstimateNorm(LandStage s)
+{
+  Spectrum *sp = (Spectrum *)s->data;
+  EPS       eps;
+  PetscInt  nconv;
+  PetscReal lam = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(EPSCreate(s->run->comm, &eps));
+  PetscCall(EPSSetOperators(eps, sp->H, NULL));
+  PetscCall(EPSSetProblemType(eps, EPS_HEP));
+  PetscCall(EPSSetWhichEigenpairs(eps, EPS_LARGEST_MAGNITUDE));
+  PetscCall(EPSSetDimensions(eps, 1, PETSC_DEFAULT, PETSC_DEFAULT));
+  PetscCall(EPSSetTolerances(eps, 1e-3, 1000));
+  PetscCall(EPSSolve(eps));
+  PetscCall(EPSGetConverged(eps, &nconv));
+  if (nconv > 0) PetscCall(EPSGetEigenvalue(eps, 0, &lam, NULL));
+  sp->hnorm = PetscAbsReal(lam);
+  PetscCall(EPSDestroy(&eps));
+  PetscFunctionReturn(0);
+}
+
 /* Warm-start vectors from -spectrum_initial: <file>:/spectrum/<part>/vector_<i>, or the checkpoint
    layout /stage/spectrum/<part>_vector_<i>. */
 static PetscErrorCode ReadInitial(LandStage s, PetscInt part)
@@ -316,6 +374,15 @@ static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
   PetscCall(EPSSetOperators(sp->eps, sp->H, NULL));
   PetscCall(EPSSetWhichEigenpairs(sp->eps, part == PART_SMALLEST ? EPS_SMALLEST_REAL : EPS_LARGEST_REAL));
   PetscCall(EPSSetStoppingTestFunction(sp->eps, StopTest, s, NULL));
+  if (!sp->user_conv) {
+    if (sp->hnorm == 0 && part == PART_SMALLEST) {
+      if (sp->done[PART_LARGEST] && sp->ext[1].nconv)
+        sp->hnorm = PetscAbsReal(sp->ext[1].values[0]);
+      else
+        PetscCall(EstimateNorm(s));
+    }
+    PetscCall(EPSSetConvergenceTestFunction(sp->eps, ConvTest, sp, NULL));
+  }
   if (sp->nwarm) {
     /* Krylov methods start from one vector: give them the sum of the previous approximations */
     PetscCall(EPSGetType(sp->eps, &type));
@@ -359,7 +426,7 @@ static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
       PetscCall(LandVecNorm2(sp->vecs[part][i], &nv));
       e->residuals[i] /= nv;
     }
-    e->relres[i] = e->residuals[i] / PetscMax(PetscAbsReal(e->values[i]), PETSC_SMALL);
+    e->relres[i] = e->residuals[i] / PetscMax(PetscMax(PetscAbsReal(e->values[i]), sp->hnorm), PETSC_MACHINE_EPSILON);
     PetscCall(VecDestroy(&r));
   }
   sp->done[part] = PETSC_TRUE;
@@ -367,7 +434,7 @@ static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
                         "spectrum: %s %" PetscInt_FMT " eigenpairs in %" PetscInt_FMT " iterations, %" PetscInt_FMT " Hessian products, %.2f s\n",
                         PartNames[part], e->nconv, e->its, e->hvp, e->time));
   for (PetscInt i = 0; i < e->nconv; i++)
-    PetscCall(PetscPrintf(run->comm, "spectrum:   lambda %+.10e  ||Hv - lambda v|| %.2e  (relative %.2e)\n", (double)e->values[i],
+    PetscCall(PetscPrintf(run->comm, "spectrum:   lambda %+.10e  ||Hv - lambda v|| %.2e  (/max(|lambda|,||H||) %.2e)\n", (double)e->values[i],
                           (double)e->residuals[i], (double)e->relres[i]));
   PetscFunctionReturn(0);
 }
@@ -763,9 +830,10 @@ static PetscErrorCode Run_Spectrum(LandStage s)
   }
   PetscCall(MatDestroy(&sp->H));
   PetscCall(LandObjectiveCreateHessian(run->obj, run->theta, &sp->H));
-  if ((sp->which == WHICH_BOTH || sp->which == WHICH_SMALLEST) && !sp->done[PART_SMALLEST]) PetscCall(SolveExtreme(s, PART_SMALLEST));
-  if (run->stop) PetscFunctionReturn(0);
+  /* the largest first: they converge fast and give ||H||, the scale of the test for the smallest */
   if ((sp->which == WHICH_BOTH || sp->which == WHICH_LARGEST) && !sp->done[PART_LARGEST]) PetscCall(SolveExtreme(s, PART_LARGEST));
+  if (run->stop) PetscFunctionReturn(0);
+  if ((sp->which == WHICH_BOTH || sp->which == WHICH_SMALLEST) && !sp->done[PART_SMALLEST]) PetscCall(SolveExtreme(s, PART_SMALLEST));
   if (run->stop) PetscFunctionReturn(0);
   if (run->obj->P <= sp->dense_max && !sp->done[PART_DENSE]) PetscCall(DenseSpectrum(s));
   if (sp->slq_probes > 0 && !sp->done[PART_SLQ]) PetscCall(RunSLQ(s));
