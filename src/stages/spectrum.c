@@ -232,7 +232,7 @@ static PetscErrorCode Load_Spectrum(LandStage s, LandCheckpoint ck)
       PetscCall(LandCheckpointGetVec(ck, name, sp->vecs[p][i]));
     }
   }
-  PetscCall(LandCheckpointHas(ck, "warm_count", &has));
+  PetscCall(LandCheckpointHas(ck, "warm_0", &has)); /* (Has sees datasets, not scalar attributes) */
   if (has) {
     PetscCall(LandCheckpointGetInt(ck, "warm_count", &sp->nwarm));
     if (sp->nwarm > 0) {

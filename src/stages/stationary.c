@@ -85,7 +85,17 @@ static PetscErrorCode SetFromOptions_Stationary(LandStage s)
     PetscCall(SNESSetMaxLinearSolveFailures(st->snes, PETSC_MAX_INT)); /* an unconverged MINRES step is still an inexact Newton step */
     PetscCall(SNESGetKSP(st->snes, &ksp));
     PetscCall(KSPSetType(ksp, KSPMINRES));
-    PetscCall(KSPSetTolerances(ksp, 1e-6, PETSC_DEFAULT, PETSC_DEFAULT, 500));
+    PetscCall(KSPSetTolerances(ksp, 1e-3, PETSC_DEFAULT, PETSC_DEFAULT, 500)); /* inexact Newton */
+    {
+      /* the critical-point line search looks for F . d = 0 along the step, i.e. a critical point of
+         L on the line, not a decrease of ||F||: it follows Newton into saddles and does not give
+         up when MINRES's inexact step is not a descent direction of ||F||^2 */
+      SNESLineSearch ls;
+      PetscCall(SNESGetLineSearch(st->snes, &ls));
+      PetscCall(SNESLineSearchSetType(ls, SNESLINESEARCHCP));
+      /* its default absolute floor on F . d stops Newton short of -stationary_grad_tol */
+      PetscCall(SNESLineSearchSetTolerances(ls, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 0.0, PETSC_DEFAULT, PETSC_DEFAULT));
+    }
     PetscCall(KSPGetPC(ksp, &pc));
     PetscCall(PCSetType(pc, PCNONE));
     PetscCall(SNESSetFromOptions(st->snes));
