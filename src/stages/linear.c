@@ -738,6 +738,9 @@ static PetscErrorCode Run_Linear(LandStage s)
     PetscCall(LandResultsWriteArray(res, LandStagePath(s, "layer_norm2_closed"), 1, 1, &lam2));
     PetscCall(LandResultsWriteArray(res, LandStagePath(s, "layer_norm2_tao"), 1, D + 1, fro2));
     PetscCall(LandResultsWriteArray(res, LandStagePath(s, "roots"), 1, 2, roots));
+    PetscCall(LandResultsWriteArray(res, LandStagePath(s, "ell_nonzero"), 1, 1, &sol.ell));
+    PetscCall(LandResultsWriteAttrString(res, LandStagePath(s, "ell_nonzero"), "meaning",
+                                         "l = L_paper - E[y^2] at the non-zero local minimum (NaN when absent)"));
     PetscCall(LandResultsWriteAttrString(res, LandStagePath(s, "roots"), "meaning",
                                          "|v| at the non-zero stationary points: the local minimum, then the saddle (D >= 2); NaN when absent"));
   }
