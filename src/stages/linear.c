@@ -383,8 +383,6 @@ static void Thresholds(Reduced *red, PetscReal *gc, PetscReal *ge)
 
 /* ---------------- the stage ---------------- */
 
-static PetscErrorCode NetworkSetUp(LandStage);
-
 static PetscErrorCode SetFromOptions_Linear(LandStage s)
 {
   Linear   *lin = (Linear *)s->data;
@@ -392,8 +390,8 @@ static PetscErrorCode SetFromOptions_Linear(LandStage s)
 
   PetscFunctionBeginUser;
   PetscOptionsBegin(s->run->comm, NULL, "Stage linear: exact solutions of a deep linear network with weight decay and stochastic neurons", NULL);
-  PetscCall(PetscOptionsInt("-linear_starts", "Seeded random starts of TAO on the exact expected loss, besides the origin", "", lin->starts,
-                            &lin->starts, NULL));
+  PetscCall(PetscOptionsInt("-linear_starts", "Seeded random starts of TAO (options -linear_tao_*) on the exact expected loss, besides the origin",
+                            "", lin->starts, &lin->starts, NULL));
   PetscCall(PetscOptionsReal("-linear_init_std", "Standard deviation of the random starts", "", lin->init_std, &lin->init_std, NULL));
   PetscCall(PetscOptionsReal("-linear_tol", "Largest accepted relative difference of the TAO and closed-form minimum losses", "", lin->tol, &lin->tol,
                              NULL));
@@ -402,10 +400,12 @@ static PetscErrorCode SetFromOptions_Linear(LandStage s)
   PetscCall(PetscOptionsBool("-linear_hessian", "Eigenvalues of the Hessian at the origin by SLEPc (-linear_eps_*), against 2 reg_l2 (D >= 2)", "",
                              lin->hessian, &lin->hessian, NULL));
   lin->ndepths = LINEAR_MAX_LIST;
-  PetscCall(PetscOptionsIntArray("-linear_phase_depths", "Phase table: depths D (hidden layers)", "", lin->depths, &lin->ndepths, &set));
+  PetscCall(PetscOptionsIntArray("-linear_phase_depths", "Phase table: depths D, the numbers of hidden layers (default 1,2,3,4,5)", "", lin->depths,
+                                 &lin->ndepths, &set));
   if (!set) lin->ndepths = 5;
   lin->ngammas = LINEAR_MAX_LIST;
-  PetscCall(PetscOptionsRealArray("-linear_phase_reg_l2", "Phase table: weight decays in -reg_l2 units (gamma' = gamma/2 of the paper)", "",
+  PetscCall(PetscOptionsRealArray("-linear_phase_reg_l2",
+                                  "Phase table: weight decays in -reg_l2 units, gamma/2 of the paper (default none: the thresholds only)", "",
                                   lin->gammas, &lin->ngammas, &set));
   if (!set) lin->ngammas = 0;
   PetscCall(PetscOptionsInt("-linear_phase_width", "Phase table: width of every hidden layer (0: the run's first hidden width)", "", lin->phase_width,
@@ -418,11 +418,10 @@ static PetscErrorCode SetFromOptions_Linear(LandStage s)
                "-linear_phase_depths: depth %" PetscInt_FMT " must lie in [1, %d]", lin->depths[i], LAND_MAX_LAYERS - 1);
   for (PetscInt i = 0; i < lin->ngammas; i++)
     PetscCheck(lin->gammas[i] > 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-linear_phase_reg_l2: %g must be positive", (double)lin->gammas[i]);
-  PetscCall(NetworkSetUp(s));
   PetscFunctionReturn(0);
 }
 
-/* The network must be a deep linear one: checked before anything runs, with a one-line error. */
+/* The run's network must be a deep linear one (a one-line error otherwise); its widths, noise and weight decay. */
 static PetscErrorCode NetworkSetUp(LandStage s)
 {
   Linear  *lin = (Linear *)s->data;
@@ -650,6 +649,7 @@ static PetscErrorCode Run_Linear(LandStage s)
   Solution    sol;
 
   PetscFunctionBeginUser;
+  PetscCall(NetworkSetUp(s));
   PetscCall(Moments(s));
   D = lin->D;
   d = lin->d;
@@ -767,7 +767,7 @@ static PetscErrorCode Run_Linear(LandStage s)
     PetscCall(Verdict(s, "hessian_origin_rel_diff", err, 1e-8, &nfail));
   }
 
-  // ---- (e) phase table ----
+  // ---- (e) phase table: the reduced problem is set up again for each depth ----
   {
     PetscInt   nD = lin->ndepths, nG = lin->ngammas;
     PetscReal *gc, *ge, *gcf, *gef, *code, *vn, *lp, *dep, a = 0, aniso = 0;
@@ -785,10 +785,9 @@ static PetscErrorCode Run_Linear(LandStage s)
     for (PetscInt i = 0; i < nD; i++) {
       PetscInt  Di = lin->depths[i];
       PetscReal ka = PetscPowReal(1.0 + lin->sigma2 / lin->phase_width, (PetscReal)Di), nb = red.normb;
-      Reduced   rd = red;
-      dep[i]       = Di;
-      PetscCall(ReducedSetUp(run->comm, lin, Di, ka, 0, &rd));
-      Thresholds(&rd, &gc[i], &ge[i]);
+      dep[i] = Di;
+      PetscCall(ReducedSetUp(run->comm, lin, Di, ka, 0, &red));
+      Thresholds(&red, &gc[i], &ge[i]);
       /* the isotropic formulas (A = a I); NaN otherwise */
       if (aniso <= 1e-12 * a) {
         gcf[i] = nb / Di * PetscPowReal((Di - 1) * nb / (Di * ka * a), (Di - 1.0) / (Di + 1.0));
@@ -800,8 +799,8 @@ static PetscErrorCode Run_Linear(LandStage s)
         Solution  so;
         PetscInt  c;
         PetscBool saddle = (PetscBool)(Di == 1 && 2 * lin->gammas[k] < nb);
-        rd.gamma         = 2 * lin->gammas[k];
-        ReducedSolve(&rd, &so);
+        red.gamma        = 2 * lin->gammas[k];
+        ReducedSolve(&red, &so);
         c                = saddle ? 2 : (so.origin_global ? 0 : 1);
         code[i * nG + k] = c;
         vn[i * nG + k]   = so.origin_global ? 0 : so.t_large;
