@@ -506,7 +506,7 @@ static PetscErrorCode Minimise(LandStage s, PetscReal *best, PetscReal *fbest, P
     PetscCall(TaoCreate(PETSC_COMM_SELF, &tao));
     PetscCall(TaoSetOptionsPrefix(tao, "linear_"));
     PetscCall(TaoSetType(tao, TAOLMVM));
-    PetscCall(TaoSetTolerances(tao, 1e-11, 0, 0));
+    PetscCall(TaoSetTolerances(tao, 1e-9, 0, 0));
     PetscCall(TaoSetMaximumIterations(tao, 20000));
     PetscCall(TaoSetMaximumFunctionEvaluations(tao, 100000));
     PetscCall(TaoSetSolution(tao, x));
