@@ -5,7 +5,7 @@ import re, subprocess, sys
 
 exe = sys.argv[1]
 env = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "PATH": "/usr/bin:/bin"}
-runs = [([exe, "-skip_petscrc", "-help", "-data_type", "teacher", "-stages", "train,eval,check,spectrum,stationary", "-train_type", "tao"], None),
+runs = [([exe, "-skip_petscrc", "-help", "-data_type", "teacher", "-stages", "train,eval,check,spectrum,stationary,linear", "-train_type", "tao"], None),
         ([exe, "import", "idx", "-help"], "landscape import idx"),
         ([exe, "import", "csv", "-help"], "landscape import csv")]
 ours = re.compile(r"^(landscape run|Data|Network|Objective|Stage|Import|landscape import|Optimization solver)")

@@ -1,5 +1,5 @@
 # -help documents every option that the code reads.
-help=$("$LAND" -skip_petscrc -help -data_type teacher -stages train,eval,check,spectrum,stationary -train_type tao 2>&1)
+help=$("$LAND" -skip_petscrc -help -data_type teacher -stages train,eval,check,spectrum,stationary,linear -train_type tao 2>&1)
 missing=""
 for o in $(grep -rhoE 'PetscOptions(Int|Real|Bool|String|Enum|EList|FList|IntArray|StringArray)\("-[a-z_0-9]+' "$ROOT/src" --exclude=import.c | sed 's/.*("//' | sort -u); do
   printf '%s\n' "$help" | grep -q -- "$o[ <:]" || missing="$missing $o"

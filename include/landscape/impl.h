@@ -40,6 +40,9 @@ struct _p_LandData {
 
 /* ---- Networks ---- */
 #define LAND_MAX_LAYERS 64
+/* Multiplicative noise on hidden units: a_l = eps o act(z_l), E eps = 1, Var eps = noise_var. */
+typedef enum { LAND_NOISE_NONE, LAND_NOISE_DROPOUT, LAND_NOISE_GAUSSIAN } LandNoise;
+extern const char *const LandNoises[];
 struct _p_LandNet {
   MPI_Comm       comm;
   PetscInt       nlayers;                    /* number of affine layers (hidden + output) */
@@ -54,6 +57,9 @@ struct _p_LandNet {
   PetscReal      init_scale;
   char           theta_file[PETSC_MAX_PATH_LEN];
   PetscInt       maxwidth, sumwidth;
+  LandNoise      noise;
+  PetscReal      noise_var;  /* sigma^2 of the multipliers (dropout: keep probability 1/(1 + sigma^2)) */
+  PetscInt       noise_seed; /* the multipliers are a fixed function of (seed, global row, layer, unit) */
   PetscBool      setupcalled;
 };
 
@@ -63,7 +69,9 @@ typedef struct {
   PetscInt   nl;                                                /* number of layers it was made for */
   PetscReal *z[LAND_MAX_LAYERS + 1];                            /* pre-activations z_l (m x width[l]) */
   PetscReal *a[LAND_MAX_LAYERS + 1];                            /* layer outputs a_l; a[0] points at the input rows */
-  PetscReal *s1[LAND_MAX_LAYERS + 1];                           /* act'(z_l) of hidden layers, kept from the forward pass */
+  PetscReal *s1[LAND_MAX_LAYERS + 1];                           /* eps_l act'(z_l) of hidden layers, kept from the forward pass */
+  PetscReal *eps[LAND_MAX_LAYERS + 1];                          /* noise multipliers eps_l (m x width[l]), with -net_noise */
+  PetscBool  masked;                                            /* the last forward pass applied eps */
   PetscReal *rz[LAND_MAX_LAYERS + 1], *ra[LAND_MAX_LAYERS + 1]; /* R-op */
   PetscReal *ga, *gz, *rga, *rgz, *tmp;                         /* backward buffers, m x maxwidth */
   PetscReal *gnext, *rgnext;
@@ -72,10 +80,11 @@ typedef struct {
 
 PetscErrorCode LandWorkCreate(LandNet, PetscInt m, LandWork *);
 PetscErrorCode LandWorkDestroy(LandWork *);
-PetscErrorCode LandNetForward(LandNet, const PetscReal *theta, PetscInt m, const PetscReal *X, LandWork *);
+PetscErrorCode LandNetForward(LandNet, const PetscReal *theta, PetscInt m, const PetscReal *X, PetscInt64 row0, LandWork *);
 PetscErrorCode LandNetForwardR(LandNet, const PetscReal *theta, const PetscReal *v, PetscInt m, LandWork *);
 PetscErrorCode LandNetBackward(LandNet, const PetscReal *theta, PetscInt m, LandWork *, PetscReal *grad, PetscBool accumulate);
 PetscErrorCode LandNetBackwardR(LandNet, const PetscReal *theta, const PetscReal *v, PetscInt m, LandWork *, PetscReal *hv);
+PetscReal      LandNetNoiseMultiplier(LandNet, PetscInt64 row, PetscInt l, PetscInt unit);
 PetscErrorCode LandNetRowGradients(LandNet, const PetscReal *theta, PetscInt m, LandWork *, PetscInt out, PetscReal *rows, PetscInt ldr,
                                    PetscReal scale);
 
@@ -152,6 +161,7 @@ PetscErrorCode LandStageCreate_Eval(LandStage);
 PetscErrorCode LandStageCreate_Check(LandStage);
 PetscErrorCode LandStageCreate_Spectrum(LandStage);
 PetscErrorCode LandStageCreate_Stationary(LandStage);
+PetscErrorCode LandStageCreate_Linear(LandStage);
 
 /* Counter-based random numbers: the value depends only on (seed, stream, index). */
 PetscReal LandRandUniform(PetscInt64 seed, PetscInt64 stream, PetscInt64 index);

@@ -8,7 +8,10 @@
    R-op:      R z_l = R a_{l-1} W_l^T + a_{l-1} V_l^T + c_l,  R a_l = act'(z) R z_l (+ R a_{l-1}),
               R g_z = R g_a act'(z) + g_a act''(z) R z,  R dW_l = R g_z^T a_{l-1} + g_z^T R a_{l-1},
               R g_{a_{l-1}} = R g_z W_l + g_z V_l (+ R g_a).
-   Conventions at kinks: relu'(0) = 0, leaky_relu'(0) = slope; second derivatives of relu are 0. */
+   Conventions at kinks: relu'(0) = 0, leaky_relu'(0) = slope; second derivatives of relu are 0.
+   Noise (-net_noise): a_l = eps_l o act(z_l) on training rows. The forward pass draws eps_l for its
+   rows and folds it into s1 = eps_l act'(z_l), so every later pass on the same rows (R-op, backward,
+   its R-op, row gradients) differentiates the same noisy network. */
 #include <landscape/impl.h>
 #include <petscblaslapack.h>
 
@@ -42,6 +45,7 @@ PetscErrorCode LandWorkCreate(LandNet net, PetscInt m, LandWork *w)
       PetscCall(PetscMalloc1(n, &w->a[l]));
       PetscCall(PetscMalloc1(n, &w->ra[l]));
       PetscCall(PetscMalloc1(n, &w->s1[l]));
+      if (net->noise != LAND_NOISE_NONE) PetscCall(PetscMalloc1(n, &w->eps[l]));
     }
   }
   PetscCall(PetscMalloc1(m * mw, &w->ga));
@@ -65,6 +69,7 @@ PetscErrorCode LandWorkDestroy(LandWork *w)
     PetscCall(PetscFree(w->rz[l]));
     PetscCall(PetscFree(w->s1[l]));
     PetscCall(PetscFree(w->ra[l]));
+    PetscCall(PetscFree(w->eps[l]));
     w->a[l] = NULL;
   }
   PetscCall(PetscFree(w->ga));
@@ -171,19 +176,30 @@ static void Affine(LandNet net, PetscInt l, const PetscReal *theta, PetscInt m, 
 }
 
 /*@ LandNetForward - forward pass on m rows X (m x d). Not collective. Results stay in the work space;
-  the network output is w->a[L] (= w->z[L]). @*/
-PetscErrorCode LandNetForward(LandNet net, const PetscReal *theta, PetscInt m, const PetscReal *X, LandWork *w)
+  the network output is w->a[L] (= w->z[L]). row0 is the global index of the first row in the training
+  set: it keys the noise multipliers of -net_noise; pass -1 for rows that take no noise (test rows). @*/
+PetscErrorCode LandNetForward(LandNet net, const PetscReal *theta, PetscInt m, const PetscReal *X, PetscInt64 row0, LandWork *w)
 {
   const PetscInt L = net->nlayers;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(LAND_Forward, 0, 0, 0, 0));
-  w->a[0] = (PetscReal *)X;
+  w->a[0]   = (PetscReal *)X;
+  w->masked = (PetscBool)(net->noise != LAND_NOISE_NONE && row0 >= 0);
   for (PetscInt l = 1; l <= L; l++) {
     PetscInt n = m * net->width[l];
     Affine(net, l, theta, m, w->a[l - 1], w->z[l], PETSC_TRUE, 0.0);
     if (l < L) {
       Activate(net, n, w->z[l], w->a[l], w->s1[l]);
+      if (w->masked) {
+        PetscInt nw = net->width[l];
+        for (PetscInt i = 0; i < m; i++)
+          for (PetscInt j = 0; j < nw; j++) w->eps[l][i * nw + j] = LandNetNoiseMultiplier(net, row0 + i, l, j);
+        for (PetscInt i = 0; i < n; i++) {
+          w->a[l][i] *= w->eps[l][i];
+          w->s1[l][i] *= w->eps[l][i];
+        }
+      }
       if (net->skip[l - 1])
         for (PetscInt i = 0; i < n; i++) w->a[l][i] += w->a[l - 1][i];
     } else
@@ -286,7 +302,9 @@ PetscErrorCode LandNetBackwardR(LandNet net, const PetscReal *theta, const Petsc
         gz[i]  = ga[i] * w->s1[l][i];
         rgz[i] = rga[i] * w->s1[l][i];
       }
-      if (curv)
+      if (curv && w->masked)
+        for (PetscInt i = 0; i < n; i++) rgz[i] += ga[i] * w->eps[l][i] * Act2(net->act, w->z[l][i]) * w->rz[l][i];
+      else if (curv)
         for (PetscInt i = 0; i < n; i++) rgz[i] += ga[i] * Act2(net->act, w->z[l][i]) * w->rz[l][i];
     } else {
       PetscCall(PetscArraycpy(gz, ga, n));

@@ -4,6 +4,7 @@
 
 const char *const        LandActivations[] = {"relu", "leaky_relu", "sigmoid", "tanh", "linear", "softplus", "LandActivation", "LAND_ACT_", NULL};
 static const char *const LandInits[]       = {"he", "glorot", "normal"};
+const char *const        LandNoises[]      = {"none", "dropout", "gaussian", "LandNoise", "LAND_NOISE_", NULL};
 
 /*@ LandNetCreate - create an MLP description. Collective. @*/
 PetscErrorCode LandNetCreate(MPI_Comm comm, LandNet *net)
@@ -33,7 +34,8 @@ PetscErrorCode LandNetSetSizes(LandNet net, PetscInt d, PetscInt k)
 }
 
 /*@ LandNetSetFromOptions - read -net_* options. Collective.
-  Options: -net_hidden, -net_activation, -net_leaky_slope, -net_bias, -net_skip, -net_init, -net_init_scale, -net_theta @*/
+  Options: -net_hidden, -net_activation, -net_leaky_slope, -net_bias, -net_skip, -net_init, -net_init_scale, -net_theta,
+  -net_noise, -net_noise_var, -net_noise_seed @*/
 PetscErrorCode LandNetSetFromOptions(LandNet net)
 {
   PetscInt  hidden[LAND_MAX_LAYERS] = {0}, nh = LAND_MAX_LAYERS - 1, d = net->width[0], k = net->width[net->nlayers], init = 0;
@@ -41,6 +43,7 @@ PetscErrorCode LandNetSetFromOptions(LandNet net)
 
   PetscFunctionBeginUser;
   for (PetscInt l = 1; l < net->nlayers; l++) hidden[l - 1] = net->width[l];
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-seed", &net->noise_seed, NULL));
   PetscOptionsBegin(net->comm, NULL, "Network (LandNet) options", NULL);
   PetscCall(PetscOptionsIntArray("-net_hidden", "Hidden layer widths, comma separated (0 or empty: no hidden layer)", "LandNetSetFromOptions", hidden,
                                  &nh, &set));
@@ -69,7 +72,17 @@ PetscErrorCode LandNetSetFromOptions(LandNet net)
                              "LandNetSetFromOptions", net->init_scale, &net->init_scale, NULL));
   PetscCall(PetscOptionsString("-net_theta", "HDF5 file whose dataset /theta holds the starting parameters", "LandNetSetFromOptions", net->theta_file,
                                net->theta_file, sizeof(net->theta_file), NULL));
+  PetscCall(PetscOptionsEnum("-net_noise",
+                             "Multiplicative noise eps on hidden units, a = eps act(z), E eps = 1, sampled once per (training row, unit): "
+                             "none, dropout (eps in {0, 1/p}), gaussian (eps ~ N(1, var))",
+                             "LandNetSetFromOptions", LandNoises, (PetscEnum)net->noise, (PetscEnum *)&net->noise, NULL));
+  PetscCall(PetscOptionsReal("-net_noise_var", "Variance sigma^2 of the noise multipliers (dropout: keep probability p = 1/(1 + sigma^2))",
+                             "LandNetSetFromOptions", net->noise_var, &net->noise_var, NULL));
+  PetscCall(PetscOptionsInt("-net_noise_seed", "Seed of the noise multipliers (default: -seed)", "LandNetSetFromOptions", net->noise_seed,
+                            &net->noise_seed, NULL));
   PetscOptionsEnd();
+  PetscCheck(net->noise_var >= 0 && PetscIsNormalReal(net->noise_var + 1), net->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-net_noise_var %g must be finite and >= 0", (double)net->noise_var);
   PetscCheck(net->leaky_slope >= 0 && net->leaky_slope < 1, net->comm, PETSC_ERR_ARG_OUTOFRANGE, "-net_leaky_slope %g must lie in [0, 1)",
              (double)net->leaky_slope);
   PetscCheck(net->init_scale >= 0 && PetscIsNormalReal(net->init_scale + 1), net->comm, PETSC_ERR_ARG_OUTOFRANGE,
@@ -202,6 +215,9 @@ PetscErrorCode LandNetView(LandNet net, PetscViewer viewer)
   for (PetscInt l = 1; l <= net->nlayers; l++) PetscCall(PetscViewerASCIIPrintf(viewer, "-%" PetscInt_FMT, net->width[l]));
   PetscCall(PetscViewerASCIIPrintf(viewer, ", %s, bias %s, skip %s, init %s (scale %g), P = %" PetscInt_FMT "\n", LandActivations[net->act],
                                    net->bias ? "on" : "off", net->use_skip ? "on" : "off", net->init, (double)net->init_scale, net->P));
+  if (net->noise != LAND_NOISE_NONE)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  %s noise on hidden units, variance %g, seed %" PetscInt_FMT "\n", LandNoises[net->noise],
+                                     (double)net->noise_var, net->noise_seed));
   PetscFunctionReturn(0);
 }
 
@@ -218,6 +234,11 @@ PetscErrorCode LandNetWriteResults(LandNet net, LandResults res)
   PetscCall(LandResultsWriteAttrInt(res, "/net", "skip", net->use_skip));
   PetscCall(LandResultsWriteAttrInt(res, "/net", "num_params", net->P));
   PetscCall(LandResultsWriteAttrReal(res, "/net", "leaky_slope", net->leaky_slope));
+  if (net->noise != LAND_NOISE_NONE) {
+    PetscCall(LandResultsWriteAttrString(res, "/net", "noise", LandNoises[net->noise]));
+    PetscCall(LandResultsWriteAttrReal(res, "/net", "noise_var", net->noise_var));
+    PetscCall(LandResultsWriteAttrInt(res, "/net", "noise_seed", net->noise_seed));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -248,4 +269,22 @@ PetscReal LandRandNormal(PetscInt64 seed, PetscInt64 stream, PetscInt64 index)
 {
   PetscReal u1 = LandRandUniform(seed, stream, 2 * index), u2 = LandRandUniform(seed, stream, 2 * index + 1);
   return PetscSqrtReal(-2.0 * PetscLogReal(u1)) * PetscCosReal(2.0 * PETSC_PI * u2);
+}
+
+/*@ LandNetNoiseMultiplier - the noise multiplier eps of hidden unit 'unit' of layer l (1-based) for global
+  training row 'row'. A fixed function of (-net_noise_seed, row, l, unit), so the noisy loss is a
+  deterministic function of theta and does not depend on the rank count. Not collective. @*/
+PetscReal LandNetNoiseMultiplier(LandNet net, PetscInt64 row, PetscInt l, PetscInt unit)
+{
+  const PetscInt64 stream = 1000 + l, index = row * net->width[l] + unit;
+  switch (net->noise) {
+    case LAND_NOISE_DROPOUT: {
+      PetscReal p = 1.0 / (1.0 + net->noise_var); /* keep probability: Var eps = (1 - p)/p */
+      return LandRandUniform(net->noise_seed, stream, index) < p ? 1.0 / p : 0.0;
+    }
+    case LAND_NOISE_GAUSSIAN:
+      return 1.0 + PetscSqrtReal(net->noise_var) * LandRandNormal(net->noise_seed, stream, index);
+    default:
+      return 1.0;
+  }
 }

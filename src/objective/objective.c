@@ -164,7 +164,8 @@ static PetscErrorCode ChunkLoop(LandObjective obj, LandSetKind kind, int want, P
     if (c < set->cstart || c >= set->cend) continue;
     r0 = c * chunk - set->rstart;
     m  = PetscMin(chunk, set->N - c * chunk);
-    PetscCall(LandNetForward(obj->net, theta, m, set->X + r0 * obj->d, w));
+    /* training rows take the noise of -net_noise, keyed by their global index; test rows none */
+    PetscCall(LandNetForward(obj->net, theta, m, set->X + r0 * obj->d, kind == LAND_SET_TRAIN ? (PetscInt64)c * chunk : -1, w));
     if (want & WANT_HESS) PetscCall(LandNetForwardR(obj->net, theta, v, m, w));
     {
       PetscReal s = LossRows(obj->loss, m, k, w->a[L], set->Y + r0 * k, scale, (want & (WANT_GRAD | WANT_HESS)) ? w->gf : NULL,
@@ -399,7 +400,7 @@ PetscErrorCode LandObjectiveResidual(LandObjective obj, Vec theta, Vec r)
   PetscCall(VecGetArray(r, &ra));
   for (PetscInt c = set->cstart; c < set->cend; c++) {
     PetscInt r0 = c * chunk - set->rstart, m = PetscMin(chunk, set->N - c * chunk);
-    PetscCall(LandNetForward(obj->net, t, m, set->X + r0 * obj->d, &obj->work));
+    PetscCall(LandNetForward(obj->net, t, m, set->X + r0 * obj->d, (PetscInt64)c * chunk, &obj->work));
     for (PetscInt i = 0; i < m * k; i++) ra[r0 * k + i] = s * (obj->work.a[L][i] - set->Y[r0 * k + i]);
   }
   PetscCall(VecRestoreArray(r, &ra));
@@ -432,7 +433,7 @@ PetscErrorCode LandObjectiveCreateJacobian(LandObjective obj, Vec theta, Mat *J)
   PetscCall(PetscMalloc1(chunk * P, &rows));
   for (PetscInt c = set->cstart; c < set->cend; c++) {
     PetscInt r0 = c * chunk - set->rstart, m = PetscMin(chunk, set->N - c * chunk);
-    PetscCall(LandNetForward(obj->net, t, m, set->X + r0 * obj->d, &obj->work));
+    PetscCall(LandNetForward(obj->net, t, m, set->X + r0 * obj->d, (PetscInt64)c * chunk, &obj->work));
     for (PetscInt o = 0; o < k; o++) {
       PetscCall(PetscArrayzero(rows, m * P));
       PetscCall(LandNetRowGradients(obj->net, t, m, &obj->work, o, rows, P, s));
@@ -478,7 +479,7 @@ static PetscErrorCode JacMult_Shell(Mat J, Vec v, Vec y)
   PetscCall(VecGetArray(y, &ya));
   for (PetscInt c = set->cstart; c < set->cend; c++) {
     PetscInt r0 = c * chunk - set->rstart, m = PetscMin(chunk, set->N - c * chunk);
-    PetscCall(LandNetForward(obj->net, t, m, set->X + r0 * obj->d, &obj->work));
+    PetscCall(LandNetForward(obj->net, t, m, set->X + r0 * obj->d, (PetscInt64)c * chunk, &obj->work));
     PetscCall(LandNetForwardR(obj->net, t, va, m, &obj->work));
     for (PetscInt i = 0; i < m * k; i++) ya[r0 * k + i] = s * obj->work.rz[L][i];
   }
@@ -510,7 +511,7 @@ static PetscErrorCode JacMultTranspose_Shell(Mat J, Vec u, Vec y)
   PetscCall(PetscArrayzero(obj->acc, 2 * obj->P));
   for (PetscInt c = set->cstart; c < set->cend; c++) {
     PetscInt r0 = c * chunk - set->rstart, m = PetscMin(chunk, set->N - c * chunk);
-    PetscCall(LandNetForward(obj->net, t, m, set->X + r0 * obj->d, &obj->work));
+    PetscCall(LandNetForward(obj->net, t, m, set->X + r0 * obj->d, (PetscInt64)c * chunk, &obj->work));
     for (PetscInt i = 0; i < m * k; i++) obj->work.gf[i] = s * ua[r0 * k + i];
     PetscCall(LandNetBackward(obj->net, t, m, &obj->work, obj->buf, PETSC_FALSE));
     LandDDAccumulate(obj->P, obj->buf, obj->acc);

@@ -25,6 +25,7 @@ PetscErrorCode LandStageRegisterAll(void)
   PetscCall(LandStageRegister("check", LandStageCreate_Check));
   PetscCall(LandStageRegister("spectrum", LandStageCreate_Spectrum));
   PetscCall(LandStageRegister("stationary", LandStageCreate_Stationary));
+  PetscCall(LandStageRegister("linear", LandStageCreate_Linear));
   PetscFunctionReturn(0);
 }
 
