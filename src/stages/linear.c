@@ -290,7 +290,7 @@ static void ReducedSolve(const Reduced *red, Solution *sol)
   }
   if (red->D >= 2) {
     PetscReal s1 = PetscMin(smax, PetscLogReal(sol->t_large)), s0 = s1;
-    for (PetscInt k = kmax; k >= 0 && Psi(red, s0) >= 0; k--) s0 = s_lo + k * h;
+    for (PetscInt k = PetscMin(kmax, (PetscInt)PetscFloorReal((s1 - s_lo) / h)); k >= 0 && Psi(red, s0) >= 0; k--) s0 = s_lo + k * h;
     if (Psi(red, s0) < 0) sol->t_small = PetscExpReal(BisectPsi(red, s0, s1));
   }
   sol->ell           = ReducedPoint(red, sol->t_large, NULL);
@@ -309,21 +309,21 @@ static PetscErrorCode ReducedSetUp(MPI_Comm comm, Linear *lin, PetscInt D, Petsc
   red->n     = 0;
   red->normb = 0;
   for (PetscInt i = 0; i < lin->d; i++) lmax = PetscMax(lmax, lin->lam[i]);
+  for (PetscInt j = 0; j < lin->d; j++) red->normb += lin->b[j] * lin->b[j];
+  red->normb = PetscSqrtReal(red->normb);
   for (PetscInt i = 0; i < lin->d; i++) {
     PetscReal bi = 0;
     for (PetscInt j = 0; j < lin->d; j++) bi += lin->Q[i * lin->d + j] * lin->b[j]; /* row i of Q^T: eigenvector i */
-    red->normb += bi * bi;
     if (lin->lam[i] > 1e-12 * lmax) {
       red->lam[red->n]  = lin->lam[i];
       red->beta[red->n] = bi;
       t2 += bi * bi / (kappa * kappa * lin->lam[i] * lin->lam[i]);
       red->n++;
-    } else
-      PetscCheck(PetscAbsReal(bi) <= 1e-10 * PetscSqrtReal(red->normb + bi * bi) + 1e-300, comm, PETSC_ERR_ARG_WRONG,
-                 "-stages linear: b = E[x y] has a component in the null space of A = E[x x^T]; the loss has no minimum");
+    } else /* x.u = 0 on every row gives b.u = 0: only round-off is dropped here */
+      PetscCheck(PetscAbsReal(bi) <= 1e-8 * red->normb, comm, PETSC_ERR_ARG_WRONG,
+                 "-stages linear: b = E[x y] has a component %g in the null space of A = E[x x^T] (|b| = %g)", (double)bi, (double)red->normb);
   }
-  red->normb = PetscSqrtReal(red->normb);
-  red->tmax  = PetscSqrtReal(t2);
+  red->tmax = PetscSqrtReal(t2);
   PetscCheck(red->tmax > 0, comm, PETSC_ERR_ARG_WRONG, "-stages linear: b = E[x y] is zero: the origin is the only stationary point");
   PetscFunctionReturn(0);
 }
