@@ -55,10 +55,11 @@ linrun "D=2 widths 1,3 dropout 0.5" iso 1,3 0.05 -net_noise dropout -net_noise_v
 linrun "D=2 widths 3,1 dropout 0.5" iso 3,1 0.05 -net_noise dropout -net_noise_var 0.5
 linrun "D=2 widths 3,2 dropout 0.5" iso 3,2 0.05 -net_noise dropout -net_noise_var 0.5 -stages linear,eval -net_noise_seed 3
 linrun "D=2 anisotropic A" aniso 2,2 0.05 -net_noise dropout -net_noise_var 0.5
+linrun "D=2 anisotropic A, TAO nls" aniso 2,2 0.05 -net_noise dropout -net_noise_var 0.5 -linear_tao_type nls
 pycheck "closed form = C6 reference minima to 1e-6, and TAO agrees with it to 1e-8" "
 ref = {'D=1 sigma2=0.5 gamma=0.3': 1.608000, 'D=2 sigma2=0.5 gamma=0.1': 1.573811, 'D=2 sigma2=0 gamma=0.1': 1.289638,
        'D=2 widths 1,3 dropout 0.5': 1.626488, 'D=2 widths 3,1 dropout 0.5': 1.626488, 'D=2 widths 3,2 dropout 0.5': 1.538384,
-       'D=2 anisotropic A': 1.46 - 0.638719}
+       'D=2 anisotropic A': 1.46 - 0.638719, 'D=2 anisotropic A, TAO nls': 1.46 - 0.638719}
 for name, L in ref.items():
   g = h5py.File('$WORK/lin_' + name.replace(' ', '_') + '/results.h5')['/linear']
   lc, lt, lp = g['loss_closed'][0], g['loss_tao'][0], g['loss_closed_paper'][0]

@@ -16,7 +16,8 @@
        Its gradient by the adjoint: G_D = 1/2 U^T U, Gh_l = N(G_l), G_{l-1} = W_l^T Gh_l W_l,
        dL/dW_l = 2 Gh_l W_l S_{l-1} - q_l^T r_{l-1}^T + 2 gamma' W_l, dL/dU = U S_D - r_D^T + 2 gamma' U,
        with r_l = W_l ... W_1 b and q_l = U W_D ... W_{l+1}.
-   (b) TAO (-linear_tao_*) minimises it from the origin and -linear_starts seeded random points. The
+   (b) TAO (-linear_tao_*, lmvm by default; Newton types get a finite-difference Hessian of the exact
+       gradient) minimises it from the origin and -linear_starts seeded random points. The
        problem is small (P parameters, d x d moments): every rank solves it redundantly on
        PETSC_COMM_SELF, so the stage's results do not depend on the rank count, bit for bit.
    (c) Closed form: at a global minimum the layers are balanced and rank one along the end-to-end
@@ -59,6 +60,8 @@ typedef struct {
   PetscInt  depths[LINEAR_MAX_LIST];
   PetscReal gammas[LINEAR_MAX_LIST]; /* -reg_l2 values (landscape convention) */
   PetscBool hessian;
+  Tao       tao; /* on PETSC_COMM_SELF: every rank solves the same small problem */
+  EPS       eps; /* on the run's communicator, for the Hessian shell at the origin */
   /* the network and the moments, replicated */
   PetscInt   D, d, P;
   PetscInt   n[LAND_MAX_LAYERS + 1], off[LAND_MAX_LAYERS]; /* widths d_0..d_{D+1}; W_l at off[l-1] */
@@ -172,6 +175,40 @@ static PetscErrorCode FormFunctionGradient(Tao tao, Vec x, PetscReal *f, Vec g, 
   *f = ExpectedLoss((Linear *)ctx, th, ga);
   PetscCall(VecRestoreArray(g, &ga));
   PetscCall(VecRestoreArrayRead(x, &th));
+  PetscFunctionReturn(0);
+}
+
+/* Dense Hessian of the exact loss by central differences of its gradient, for the Newton types of
+   TAO (-linear_tao_type nls, ntr, ...). P is small, and only the steps depend on it: the minimiser is
+   where the exact gradient vanishes. */
+static PetscErrorCode FormHessian(Tao tao, Vec x, Mat H, Mat Hpre, void *ctx)
+{
+  Linear          *lin = (Linear *)ctx;
+  const PetscReal *th;
+  PetscReal       *tp, *gp, *gm, *Ha;
+  PetscInt         P = lin->P;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc3(P, &tp, P, &gp, P, &gm));
+  PetscCall(VecGetArrayRead(x, &th));
+  PetscCall(MatDenseGetArrayWrite(H, &Ha)); /* column-major, leading dimension P */
+  PetscCall(PetscArraycpy(tp, th, P));
+  for (PetscInt j = 0; j < P; j++) {
+    PetscReal h = 1e-5 * PetscMax(1.0, PetscAbsReal(th[j]));
+    tp[j]       = th[j] + h;
+    ExpectedLoss(lin, tp, gp);
+    tp[j] = th[j] - h;
+    ExpectedLoss(lin, tp, gm);
+    tp[j] = th[j];
+    for (PetscInt i = 0; i < P; i++) Ha[j * P + i] = (gp[i] - gm[i]) / (2 * h);
+  }
+  for (PetscInt j = 0; j < P; j++)
+    for (PetscInt i = 0; i < j; i++) Ha[j * P + i] = Ha[i * P + j] = 0.5 * (Ha[j * P + i] + Ha[i * P + j]);
+  PetscCall(MatDenseRestoreArrayWrite(H, &Ha));
+  PetscCall(VecRestoreArrayRead(x, &th));
+  PetscCall(PetscFree3(tp, gp, gm));
+  PetscCall(MatAssemblyBegin(H, MAT_FINAL_ASSEMBLY));
+  PetscCall(MatAssemblyEnd(H, MAT_FINAL_ASSEMBLY));
   PetscFunctionReturn(0);
 }
 
@@ -290,7 +327,7 @@ static void ReducedSolve(const Reduced *red, Solution *sol)
   }
   if (red->D >= 2) {
     PetscReal s1 = PetscMin(smax, PetscLogReal(sol->t_large)), s0 = s1;
-    for (PetscInt k = kmax; k >= 0 && Psi(red, s0) >= 0; k--) s0 = s_lo + k * h;
+    for (PetscInt k = PetscMin(kmax, (PetscInt)PetscFloorReal((s1 - s_lo) / h)); k >= 0 && Psi(red, s0) >= 0; k--) s0 = s_lo + k * h;
     if (Psi(red, s0) < 0) sol->t_small = PetscExpReal(BisectPsi(red, s0, s1));
   }
   sol->ell           = ReducedPoint(red, sol->t_large, NULL);
@@ -309,21 +346,21 @@ static PetscErrorCode ReducedSetUp(MPI_Comm comm, Linear *lin, PetscInt D, Petsc
   red->n     = 0;
   red->normb = 0;
   for (PetscInt i = 0; i < lin->d; i++) lmax = PetscMax(lmax, lin->lam[i]);
+  for (PetscInt j = 0; j < lin->d; j++) red->normb += lin->b[j] * lin->b[j];
+  red->normb = PetscSqrtReal(red->normb);
   for (PetscInt i = 0; i < lin->d; i++) {
     PetscReal bi = 0;
     for (PetscInt j = 0; j < lin->d; j++) bi += lin->Q[i * lin->d + j] * lin->b[j]; /* row i of Q^T: eigenvector i */
-    red->normb += bi * bi;
     if (lin->lam[i] > 1e-12 * lmax) {
       red->lam[red->n]  = lin->lam[i];
       red->beta[red->n] = bi;
       t2 += bi * bi / (kappa * kappa * lin->lam[i] * lin->lam[i]);
       red->n++;
-    } else
-      PetscCheck(PetscAbsReal(bi) <= 1e-10 * PetscSqrtReal(red->normb + bi * bi) + 1e-300, comm, PETSC_ERR_ARG_WRONG,
-                 "-stages linear: b = E[x y] has a component in the null space of A = E[x x^T]; the loss has no minimum");
+    } else /* x.u = 0 on every row gives b.u = 0: only round-off is dropped here */
+      PetscCheck(PetscAbsReal(bi) <= 1e-8 * red->normb, comm, PETSC_ERR_ARG_WRONG,
+                 "-stages linear: b = E[x y] has a component %g in the null space of A = E[x x^T] (|b| = %g)", (double)bi, (double)red->normb);
   }
-  red->normb = PetscSqrtReal(red->normb);
-  red->tmax  = PetscSqrtReal(t2);
+  red->tmax = PetscSqrtReal(t2);
   PetscCheck(red->tmax > 0, comm, PETSC_ERR_ARG_WRONG, "-stages linear: b = E[x y] is zero: the origin is the only stationary point");
   PetscFunctionReturn(0);
 }
@@ -411,6 +448,19 @@ static PetscErrorCode SetFromOptions_Linear(LandStage s)
   PetscCall(PetscOptionsInt("-linear_phase_width", "Phase table: width of every hidden layer (0: the run's first hidden width)", "", lin->phase_width,
                             &lin->phase_width, NULL));
   PetscOptionsEnd();
+  /* the solvers read their options now: a misspelt -linear_tao_* or -linear_eps_* option is an error before anything runs */
+  PetscCall(TaoCreate(PETSC_COMM_SELF, &lin->tao));
+  PetscCall(TaoSetOptionsPrefix(lin->tao, "linear_"));
+  PetscCall(TaoSetType(lin->tao, TAOLMVM));
+  PetscCall(TaoSetTolerances(lin->tao, 1e-9, 0, 0));
+  PetscCall(TaoSetMaximumIterations(lin->tao, 20000));
+  PetscCall(TaoSetMaximumFunctionEvaluations(lin->tao, 100000));
+  PetscCall(TaoSetFromOptions(lin->tao));
+  PetscCall(EPSCreate(s->run->comm, &lin->eps));
+  PetscCall(EPSSetOptionsPrefix(lin->eps, "linear_"));
+  PetscCall(EPSSetProblemType(lin->eps, EPS_HEP));
+  PetscCall(EPSSetTolerances(lin->eps, 1e-12, PETSC_DEFAULT));
+  PetscCall(EPSSetFromOptions(lin->eps));
   PetscCheck(lin->starts >= 0 && lin->init_std > 0 && lin->phase_width >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-linear_starts and -linear_phase_width must be >= 0, -linear_init_std > 0");
   for (PetscInt i = 0; i < lin->ndepths; i++)
@@ -490,28 +540,24 @@ static PetscErrorCode Moments(LandStage s)
 static PetscErrorCode Minimise(LandStage s, PetscReal *best, PetscReal *fbest, PetscReal *gnorm, PetscInt *ibest)
 {
   Linear *lin = (Linear *)s->data;
+  Tao     tao = lin->tao;
   Vec     x;
+  Mat     H;
 
   PetscFunctionBeginUser;
   PetscCall(VecCreateSeq(PETSC_COMM_SELF, lin->P, &x));
+  PetscCall(MatCreateSeqDense(PETSC_COMM_SELF, lin->P, lin->P, NULL, &H));
+  PetscCall(TaoSetSolution(tao, x));
+  PetscCall(TaoSetObjectiveAndGradient(tao, NULL, FormFunctionGradient, lin));
+  PetscCall(TaoSetHessian(tao, H, H, FormHessian, lin));
   *fbest = PETSC_MAX_REAL;
   for (PetscInt k = 0; k <= lin->starts; k++) {
-    Tao                tao;
     PetscReal         *xa, f, gn;
     PetscInt           its;
     TaoConvergedReason reason;
     PetscCall(VecGetArray(x, &xa));
     for (PetscInt j = 0; j < lin->P; j++) xa[j] = k == 0 ? 0.0 : lin->init_std * LandRandNormal(s->run->seed, 9000 + k, j);
     PetscCall(VecRestoreArray(x, &xa));
-    PetscCall(TaoCreate(PETSC_COMM_SELF, &tao));
-    PetscCall(TaoSetOptionsPrefix(tao, "linear_"));
-    PetscCall(TaoSetType(tao, TAOLMVM));
-    PetscCall(TaoSetTolerances(tao, 1e-9, 0, 0));
-    PetscCall(TaoSetMaximumIterations(tao, 20000));
-    PetscCall(TaoSetMaximumFunctionEvaluations(tao, 100000));
-    PetscCall(TaoSetSolution(tao, x));
-    PetscCall(TaoSetObjectiveAndGradient(tao, NULL, FormFunctionGradient, lin));
-    PetscCall(TaoSetFromOptions(tao));
     PetscCall(TaoSolve(tao));
     PetscCall(TaoGetSolutionStatus(tao, &its, &f, &gn, NULL, NULL, &reason));
     PetscCall(PetscPrintf(s->run->comm, "linear: TAO from %s %2" PetscInt_FMT ": loss %.12e  |g| %.2e  %" PetscInt_FMT " iterations, %s\n",
@@ -525,9 +571,9 @@ static PetscErrorCode Minimise(LandStage s, PetscReal *best, PetscReal *fbest, P
       PetscCall(PetscArraycpy(best, xr, lin->P));
       PetscCall(VecRestoreArrayRead(x, &xr));
     }
-    PetscCall(TaoDestroy(&tao));
   }
   PetscCall(VecDestroy(&x));
+  PetscCall(MatDestroy(&H));
   PetscFunctionReturn(0);
 }
 
@@ -573,7 +619,7 @@ static PetscErrorCode HessianAtOrigin(LandStage s, PetscReal ev[2], PetscReal pr
   LandRun        run = s->run;
   Vec            zero;
   Mat            H;
-  EPS            eps;
+  EPS            eps      = lin->eps;
   PetscReal      bmax     = 0;
   EPSWhich       which[2] = {EPS_SMALLEST_REAL, EPS_LARGEST_REAL};
   const LandSet *set;
@@ -605,12 +651,7 @@ static PetscErrorCode HessianAtOrigin(LandStage s, PetscReal ev[2], PetscReal pr
   PetscCall(VecDuplicate(run->theta, &zero));
   PetscCall(VecZeroEntries(zero));
   PetscCall(LandObjectiveCreateHessian(run->obj, zero, &H));
-  PetscCall(EPSCreate(run->comm, &eps));
   PetscCall(EPSSetOperators(eps, H, NULL));
-  PetscCall(EPSSetProblemType(eps, EPS_HEP));
-  PetscCall(EPSSetOptionsPrefix(eps, "linear_"));
-  PetscCall(EPSSetTolerances(eps, 1e-12, PETSC_DEFAULT));
-  PetscCall(EPSSetFromOptions(eps));
   for (PetscInt k = 0; k < 2; k++) {
     PetscInt    nconv;
     PetscScalar kr;
@@ -623,7 +664,6 @@ static PetscErrorCode HessianAtOrigin(LandStage s, PetscReal ev[2], PetscReal pr
     PetscCall(EPSComputeError(eps, 0, EPS_ERROR_RELATIVE, &res[k]));
     ev[k] = PetscRealPart(kr);
   }
-  PetscCall(EPSDestroy(&eps));
   PetscCall(MatDestroy(&H));
   PetscCall(VecDestroy(&zero));
   PetscFunctionReturn(0);
@@ -842,6 +882,8 @@ static PetscErrorCode Destroy_Linear(LandStage s)
   for (PetscInt l = 1; l <= lin->D; l++) PetscCall(PetscFree2(lin->S[l], lin->r[l]));
   if (lin->A) PetscCall(PetscFree4(lin->A, lin->b, lin->Q, lin->lam));
   if (lin->T) PetscCall(PetscFree6(lin->T, lin->T2, lin->G, lin->Gh, lin->q, lin->qn));
+  PetscCall(TaoDestroy(&lin->tao));
+  PetscCall(EPSDestroy(&lin->eps));
   PetscCall(PetscFree(s->data));
   PetscFunctionReturn(0);
 }
