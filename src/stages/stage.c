@@ -23,6 +23,7 @@ PetscErrorCode LandStageRegisterAll(void)
   PetscCall(LandStageRegister("train", LandStageCreate_Train));
   PetscCall(LandStageRegister("eval", LandStageCreate_Eval));
   PetscCall(LandStageRegister("check", LandStageCreate_Check));
+  PetscCall(LandStageRegister("escape", LandStageCreate_Escape));
   PetscFunctionReturn(0);
 }
 
