@@ -165,7 +165,7 @@ typedef struct {
   PetscInt  max_kink_points;
   PetscBool certify;
 } LandEscapeOptions;
-#define LAND_ESCAPE_NCOL 13 /* columns of the per-neuron table, see LandEscapeColumns */
+#define LAND_ESCAPE_NCOL 14 /* columns of the per-neuron table, see LandEscapeColumns */
 extern const char *const LandEscapeColumns;
 typedef struct {
   LandEscapeVerdict verdict;
@@ -174,7 +174,7 @@ typedef struct {
   PetscReal         loss, worst_residual, bias_residual;
   PetscReal        *table; /* m x LAND_ESCAPE_NCOL */
   PetscInt          cert_neuron; /* -1: no certificate */
-  PetscBool         cert_verified;
+  PetscBool         cert_verified, cert_replace; /* replace: w_j <- sqrt(eps) u* (a zero neuron) */
   PetscReal         cert_g, cert_eps, cert_predicted, cert_measured, *cert_u;
   char              summary[512];
 } LandEscapeResult;
@@ -185,6 +185,13 @@ PetscErrorCode LandEscapeClassify(LandObjective, Vec theta, const LandEscapeOpti
 PetscErrorCode LandEscapeResultPrint(const LandEscapeResult *, MPI_Comm, const char who[]);
 PetscErrorCode LandEscapeResultWrite(const LandEscapeResult *, LandResults, const char group[]);
 PetscErrorCode LandEscapeResultReset(LandEscapeResult *);
+
+/* Plateau monitor of full-batch training (src/stages/plateau.c): -train_plateau */
+typedef struct _n_LandPlateau *LandPlateau;
+PetscErrorCode LandPlateauCreateFromOptions(LandStage train, LandPlateau *);
+PetscErrorCode LandPlateauStep(LandPlateau, PetscInt step, PetscReal loss, PetscReal grad_norm, Vec theta);
+PetscErrorCode LandPlateauFinish(LandPlateau, PetscInt step, PetscReal loss, PetscReal grad_norm, Vec theta);
+PetscErrorCode LandPlateauDestroy(LandPlateau *);
 
 /* Counter-based random numbers: the value depends only on (seed, stream, index). */
 PetscReal LandRandUniform(PetscInt64 seed, PetscInt64 stream, PetscInt64 index);

@@ -20,13 +20,19 @@
    h_j <- -eps sign(g_j(u*)), w_j <- w_j + sqrt(eps) u* changes the loss by
    (1/N)(-eps sign g)(D_j w_j + sqrt(eps) g_j(u*)) + O(eps^2) = -(1/N) eps^{3/2} |g_j(u*)| + O(eps^2)
    at a point that satisfies (S1). The classifier evaluates the loss there with the real objective.
+   A zero neuron (|h_j| and |w_j| both below zero_tol times the reference) that is not dead is judged
+   at w_j = 0, the saddle it sits next to: its g is g_0(u) = sum_i r_i rho(x_i . u), its (S1) holds,
+   and the certificate sets w_j <- sqrt(eps) u* instead of adding. A dead neuron (ReLU, every point
+   strictly inactive) keeps its pattern under perturbations smaller than its margin: g_j == 0, never
+   an escape neuron, whatever its size.
 
    Sums over the data are double-double and reduced across ranks (ddsum.c); the kink points are
    gathered in global row order, so the verdicts do not depend on the rank count. */
 #include <landscape/impl.h>
 
 const char *const LandEscapeVerdicts[] = {"not stationary", "local min", "saddle", "undetermined", NULL};
-const char *const LandEscapeColumns    = "w_norm,h_norm,n_kink,n_kink_lines,zero_output,dead,escape,s1,s2,s2_status,g_norm,g_witness,n_active";
+const char *const LandEscapeColumns =
+    "w_norm,h_norm,n_kink,n_kink_lines,zero_output,dead,escape,s1,s2,s2_status,g_norm,g_witness,n_active,zero_neuron";
 
 #define NRANDOM_DIRECTIONS 64
 
@@ -169,6 +175,33 @@ static PetscReal Norm(PetscInt n, const PetscReal *v)
   return PetscSqrtReal(s);
 }
 
+/* Witness u* = argmax |g(u)| over unit u among the kink lines, the rows of M and seeded random
+   directions (the same on every rank). gbest is g(u*) for scalar output, |g(u*)| otherwise. */
+static void Witness(PetscInt k, PetscInt dt, const PetscReal *M, PetscInt C, const PetscReal *ell, const PetscReal *sig, PetscReal *u, PetscReal *g,
+                    PetscReal *gbest, PetscReal *ubest)
+{
+  PetscInt ncand = 2 * C + 2 * k + NRANDOM_DIRECTIONS;
+  *gbest         = 0;
+  for (PetscInt q = 0; q < ncand; q++) {
+    PetscReal un, gv;
+    if (q < 2 * C)
+      for (PetscInt c = 0; c < dt; c++) u[c] = (q % 2 ? -1 : 1) * ell[(q / 2) * dt + c];
+    else if (q < 2 * C + 2 * k)
+      for (PetscInt c = 0; c < dt; c++) u[c] = ((q - 2 * C) % 2 ? -1 : 1) * M[((q - 2 * C) / 2) * dt + c];
+    else
+      for (PetscInt c = 0; c < dt; c++) u[c] = LandRandNormal(20240205, 7, (q - 2 * C - 2 * k) * dt + c);
+    un = Norm(dt, u);
+    if (un == 0) continue;
+    for (PetscInt c = 0; c < dt; c++) u[c] /= un;
+    GEval(k, dt, M, C, ell, sig, u, g);
+    gv = k == 1 ? g[0] : Norm(k, g);
+    if (PetscAbsReal(gv) > PetscAbsReal(*gbest)) {
+      *gbest = gv;
+      for (PetscInt c = 0; c < dt; c++) ubest[c] = u[c];
+    }
+  }
+}
+
 /* Set (or add to) entry i of a distributed vector: only its owner acts. Not collective. */
 static PetscErrorCode VecSetEntry(Vec v, PetscInt i, PetscReal value, PetscBool add)
 {
@@ -186,13 +219,15 @@ static PetscErrorCode VecSetEntry(Vec v, PetscInt i, PetscReal value, PetscBool 
 
 /* The saddle certificate: evaluate the loss at h_j <- -eps sign(g), w_j <- w_j + sqrt(eps) u*,
    and decrease eps until the measured change is negative and within 25% of the prediction
-   -(1/N) eps^{3/2} |g(u*)|, or until the prediction sinks into the round-off of the loss. */
-static PetscErrorCode Certify(LandObjective obj, Vec theta, const LandEscapeOptions *opt, PetscInt j, const PetscReal *u, PetscReal gu,
-                              LandEscapeResult *res)
+   -(1/N) eps^{3/2} |g(u*)| at two successive eps (eps and eps/4), or until the prediction sinks
+   into the round-off of the loss. */
+static PetscErrorCode Certify(LandObjective obj, Vec theta, const LandEscapeOptions *opt, PetscInt j, PetscBool replace, const PetscReal *u,
+                              PetscReal gu, LandEscapeResult *res)
 {
   LandNet        net = obj->net;
   PetscInt       d = net->width[0], m = net->width[1], N;
   PetscReal      L0, L1, eps, pred = 0, meas = 0, sgn = gu > 0 ? 1.0 : -1.0;
+  PetscBool      prev_match = PETSC_FALSE;
   Vec            t1;
   const LandSet *set;
 
@@ -205,21 +240,25 @@ static PetscErrorCode Certify(LandObjective obj, Vec theta, const LandEscapeOpti
   res->cert_verified = PETSC_FALSE;
   for (PetscInt it = 0; it < 40; it++, eps /= 4) {
     PetscReal se = PetscSqrtReal(eps);
-    pred         = -PetscPowReal(eps, 1.5) * PetscAbsReal(gu) / N;
+    PetscBool match;
+    pred = -PetscPowReal(eps, 1.5) * PetscAbsReal(gu) / N;
     if (PetscAbsReal(pred) < 1e-11 * PetscMax(L0, PETSC_SMALL)) break; /* below what the loss can resolve */
     PetscCall(VecCopy(theta, t1));
     PetscCall(VecSetEntry(t1, net->woff[1] + j, -eps * sgn, PETSC_FALSE)); /* scalar output: W2 is 1 x m */
-    for (PetscInt t = 0; t < d; t++) PetscCall(VecSetEntry(t1, net->woff[0] + j * d + t, se * u[t], PETSC_TRUE));
-    if (net->bias) PetscCall(VecSetEntry(t1, net->boff[0] + j, se * u[d], PETSC_TRUE));
+    for (PetscInt t = 0; t < d; t++) PetscCall(VecSetEntry(t1, net->woff[0] + j * d + t, se * u[t], (PetscBool)!replace));
+    if (net->bias) PetscCall(VecSetEntry(t1, net->boff[0] + j, se * u[d], (PetscBool)!replace));
     PetscCall(LandObjectiveEvaluate(obj, t1, &L1, NULL));
-    meas                = L1 - L0;
-    res->cert_eps       = eps;
-    res->cert_predicted = pred;
-    res->cert_measured  = meas;
-    if (meas < 0 && PetscAbsReal(meas - pred) <= 0.25 * PetscAbsReal(pred)) {
+    meas  = L1 - L0;
+    match = (PetscBool)(meas < 0 && PetscAbsReal(meas - pred) <= 0.25 * PetscAbsReal(pred));
+    /* the eps^{3/2} law must hold at two successive eps: report the larger */
+    if (match && prev_match) {
       res->cert_verified = PETSC_TRUE;
       break;
     }
+    res->cert_eps       = eps;
+    res->cert_predicted = pred;
+    res->cert_measured  = meas;
+    prev_match          = match;
   }
   PetscCall(VecDestroy(&t1));
   (void)m;
@@ -246,8 +285,9 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
   PetscMPIInt      size, *counts, *displs;
   PetscInt         iD, iPos, iKink, iG, iR2, iY2, iAbsR, iRsum;
   PetscReal        best_g = 0;
-  PetscInt         best_j = -1;
-  PetscReal       *best_u;
+  PetscInt         best_j = -1, mz, has_zero = 0;
+  PetscReal       *best_u, gnorm0 = 0, gbest0 = 0, *bestu0;
+  PetscBool       *small, best_zero = PETSC_FALSE;
 
   PetscFunctionBeginUser;
   PetscCall(LandEscapeCheckObjective(obj, "escape"));
@@ -272,19 +312,48 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
   PetscCall(VecScatterBegin(toall, theta, theta_all, INSERT_VALUES, SCATTER_FORWARD));
   PetscCall(VecScatterEnd(toall, theta, theta_all, INSERT_VALUES, SCATTER_FORWARD));
   PetscCall(VecGetArrayRead(theta_all, &t));
-  PetscCall(PetscMalloc6(m * dt, &W, k * m, &H, m, &z, k, &f, k, &r, dt, &xt));
+  PetscCall(PetscCalloc6((m + 1) * dt, &W, k * m, &H, m + 1, &z, k, &f, k, &r, dt, &xt));
   for (PetscInt j = 0; j < m; j++) {
     for (PetscInt c = 0; c < d; c++) W[j * dt + c] = t[net->woff[0] + j * d + c];
     if (net->bias) W[j * dt + d] = t[net->boff[0] + j];
   }
   for (PetscInt i = 0; i < k * m; i++) H[i] = t[net->woff[1] + i];
 
+  /* scales: a neuron is small next to max(largest neuron, sqrt(rms y)), the size of one balanced
+     neuron that alone carries the targets */
+  {
+    PetscReal y2[2] = {0, 0};
+    for (PetscInt i = 0; i < set->n * k; i++) {
+      PetscReal v = set->Y[i] * set->Y[i];
+      LandDDAccumulate(1, &v, y2);
+    }
+    PetscCall(LandDDAllreduce(obj->comm, 1, y2));
+    yscale = PetscSqrtReal(y2[0] / N);
+  }
+  href = wref = PetscSqrtReal(yscale);
+  for (PetscInt j = 0; j < m; j++) {
+    PetscReal hn = 0;
+    for (PetscInt o = 0; o < k; o++) hn += H[o * m + j] * H[o * m + j];
+    href = PetscMax(href, PetscSqrtReal(hn));
+    wref = PetscMax(wref, Norm(dt, W + j * dt));
+  }
+  /* zero neurons (|h_j| and |w_j| both small) that are not dead are judged at w_j = 0, the saddle
+     they sit next to: a pseudo-neuron m with w = 0 (every point on its kink) provides g_0 */
+  PetscCall(PetscMalloc2(m, &small, dt, &bestu0));
+  for (PetscInt j = 0; j < m; j++) {
+    PetscReal hn = 0;
+    for (PetscInt o = 0; o < k; o++) hn += H[o * m + j] * H[o * m + j];
+    small[j] = (PetscBool)(PetscSqrtReal(hn) <= opt->zero_tol * href && Norm(dt, W + j * dt) <= opt->zero_tol * wref);
+    if (small[j]) has_zero = 1;
+  }
+  mz = m + has_zero; /* neurons in the data pass */
+
   /* one pass over this rank's rows: residuals, D_j, counts, scales; kink points kept as records
      (j, global row, x (dt), r (k)) */
   iD    = 0;
-  iPos  = iD + m * k * dt;
-  iKink = iPos + m;
-  iG    = iKink + m;
+  iPos  = iD + mz * k * dt;
+  iKink = iPos + mz;
+  iG    = iKink + mz;
   iR2   = iG + 1;
   iY2   = iR2 + 1;
   iAbsR = iY2 + 1;
@@ -315,7 +384,8 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
     LandDDAccumulate(1, &v, acc + 2 * iY2);
     LandDDAccumulate(1, &rn, acc + 2 * iAbsR);
     LandDDAccumulate(k, r, acc + 2 * iRsum);
-    for (PetscInt j = 0; j < m; j++) {
+    if (has_zero) z[m] = 0;
+    for (PetscInt j = 0; j < mz; j++) {
       PetscReal wn = Norm(dt, W + j * dt), s;
       if (PetscAbsReal(z[j]) <= opt->kink_tol * wn * xn) {
         if (xn == 0) continue; /* a zero input row touches nothing */
@@ -366,15 +436,15 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
   PetscCall(PetscFree2(counts, displs));
   PetscCall(PetscFree(rec_local));
   /* records of neuron j: a stable counting sort by neuron keeps the global row order */
-  PetscCall(PetscCalloc1(m + 1, &rec_start));
+  PetscCall(PetscCalloc1(mz + 1, &rec_start));
   {
     PetscReal *sorted;
     PetscInt  *next;
     PetscCall(PetscMalloc1(rs * nrec + 1, &sorted));
-    PetscCall(PetscMalloc1(m + 1, &next));
+    PetscCall(PetscMalloc1(mz + 1, &next));
     for (PetscInt q = 0; q < nrec; q++) rec_start[(PetscInt)rec[rs * q] + 1]++;
-    for (PetscInt j = 0; j < m; j++) rec_start[j + 1] += rec_start[j];
-    for (PetscInt j = 0; j <= m; j++) next[j] = rec_start[j];
+    for (PetscInt j = 0; j < mz; j++) rec_start[j + 1] += rec_start[j];
+    for (PetscInt j = 0; j <= mz; j++) next[j] = rec_start[j];
     for (PetscInt q = 0; q < nrec; q++) PetscCall(PetscArraycpy(sorted + rs * next[(PetscInt)rec[rs * q]]++, rec + rs * q, rs));
     PetscCall(PetscFree(rec));
     rec = sorted;
@@ -382,15 +452,7 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
   }
 
   /* global scales */
-  G      = acc[2 * iG];
-  yscale = PetscSqrtReal(acc[2 * iY2] / N);
-  href = wref = PetscSqrtReal(yscale);
-  for (PetscInt j = 0; j < m; j++) {
-    PetscReal hn = 0;
-    for (PetscInt o = 0; o < k; o++) hn += H[o * m + j] * H[o * m + j];
-    href = PetscMax(href, PetscSqrtReal(hn));
-    wref = PetscMax(wref, Norm(dt, W + j * dt));
-  }
+  G                  = acc[2 * iG];
   res->loss          = 0.5 * acc[2 * iR2] / N;
   res->bias_residual = 0;
   if (net->bias) {
@@ -404,18 +466,19 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
   {
     PetscInt   maxc = 0;
     PetscReal *ell, *sig, *Q, *E, *h, *a, *g, *u, *bestu_j, *V, *bc, *Gm, *mu;
-    for (PetscInt j = 0; j < m; j++) maxc = PetscMax(maxc, rec_start[j + 1] - rec_start[j]);
+    for (PetscInt j = 0; j < mz; j++) maxc = PetscMax(maxc, rec_start[j + 1] - rec_start[j]);
     PetscCall(PetscMalloc6(maxc * dt + 1, &ell, maxc * k + 1, &sig, (maxc + 1) * dt + 1, &Q, k * dt, &E, k, &h, dt, &a));
     PetscCall(PetscMalloc6(k, &g, dt, &u, dt, &bestu_j, (maxc + 1) * dt + 1, &V, maxc + 1, &bc, (maxc + 1) * (maxc + 1), &Gm));
     PetscCall(PetscMalloc2(k * dt, &Mall, maxc + 1, &mu));
-    for (PetscInt j = 0; j < m; j++) {
+    for (PetscInt jj = 0; jj < mz; jj++) {
+      PetscInt         j   = has_zero ? (jj == 0 ? m : jj - 1) : jj; /* the pseudo-neuron first */
       PetscReal       *row = res->table + j * LAND_ESCAPE_NCOL, *wj = W + j * dt, hn, wn, s1, s2 = 0, gnorm, gbest = 0;
       PetscInt         C = 0, nk = rec_start[j + 1] - rec_start[j], status;
-      PetscBool        zero_out, dead, escape = PETSC_FALSE;
+      PetscBool        zero_out, dead, escape = PETSC_FALSE, zero_neuron, replace = PETSC_FALSE;
       const PetscReal *Dj = NULL;
       PetscReal       *M  = Mall;
 
-      for (PetscInt o = 0; o < k; o++) h[o] = H[o * m + j];
+      for (PetscInt o = 0; o < k; o++) h[o] = j < m ? H[o * m + j] : 0;
       hn = Norm(k, h);
       wn = Norm(dt, wj);
       /* D_j, then E_j and the line classes from the records in global row order */
@@ -470,9 +533,15 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
       for (PetscInt i = 0; i < k * dt; i++) M[i] += 0.5 * (1 + alpha) * E[i];
       gnorm = Norm(k * dt, M);
       for (PetscInt c = 0; c < C; c++) gnorm = PetscMax(gnorm, Norm(k, sig + c * k));
-      gnorm    = G > 0 ? gnorm / G : 0;
-      zero_out = (PetscBool)(hn <= opt->zero_tol * href);
-      dead     = (PetscBool)(alpha == 0 && nk == 0 && acc[2 * (iPos + j)] == 0);
+      gnorm = G > 0 ? gnorm / G : 0;
+      if (j == m) { /* the pseudo-neuron at w = 0 */
+        gnorm0 = gnorm;
+        Witness(k, dt, M, C, ell, sig, u, g, &gbest0, bestu0);
+        continue;
+      }
+      zero_out    = (PetscBool)(hn <= opt->zero_tol * href);
+      dead        = (PetscBool)(alpha == 0 && nk == 0 && acc[2 * (iPos + j)] == 0);
+      zero_neuron = (PetscBool)(small[j] && !dead);
       /* (S2): phi_j(u) = a.u + sum_c b_c |l_c.u| >= 0 */
       if (zero_out) {
         status = 0; /* h_j = 0: phi_j == 0 */
@@ -535,32 +604,21 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
         }
         escape = (PetscBool)(G > 0 && PetscSqrtReal(mp) / G > opt->escape_tol);
       }
-      /* witness u* = argmax |g_j(u)| over the kink lines, the rows of M_j and seeded directions */
-      if (escape) {
-        PetscInt ncand = 2 * C + 2 * k + NRANDOM_DIRECTIONS;
-        for (PetscInt q = 0; q < ncand; q++) {
-          PetscReal un, gv;
-          if (q < 2 * C)
-            for (PetscInt c = 0; c < dt; c++) u[c] = (q % 2 ? -1 : 1) * ell[(q / 2) * dt + c];
-          else if (q < 2 * C + 2 * k)
-            for (PetscInt c = 0; c < dt; c++) u[c] = ((q - 2 * C) % 2 ? -1 : 1) * M[((q - 2 * C) / 2) * dt + c];
-          else
-            for (PetscInt c = 0; c < dt; c++) u[c] = LandRandNormal(20240205, 7, (q - 2 * C - 2 * k) * dt + c);
-          un = Norm(dt, u);
-          if (un == 0) continue;
-          for (PetscInt c = 0; c < dt; c++) u[c] /= un;
-          GEval(k, dt, M, C, ell, sig, u, g);
-          gv = k == 1 ? g[0] : Norm(k, g);
-          if (PetscAbsReal(gv) > PetscAbsReal(gbest)) {
-            gbest = gv;
-            for (PetscInt c = 0; c < dt; c++) bestu_j[c] = u[c];
-          }
-        }
-        if (PetscAbsReal(gbest) > PetscAbsReal(best_g)) {
-          best_g = gbest;
-          best_j = j;
-          for (PetscInt c = 0; c < dt; c++) best_u[c] = bestu_j[c];
-        }
+      /* an alive zero neuron: (S1) is not asked of it (it holds at w_j = 0, next to it); when it is an
+         escape neuron, the certificate moves it to w_j = sqrt(eps) u*, beyond its tiny margin, so the
+         witness comes from g_0 of the pseudo-neuron at w = 0 */
+      if (zero_neuron) s1 = 0;
+      if (zero_neuron && escape && gnorm0 > opt->escape_tol) {
+        replace = PETSC_TRUE;
+        gbest   = gbest0;
+        for (PetscInt c = 0; c < dt; c++) bestu_j[c] = bestu0[c];
+      } else if (escape)
+        Witness(k, dt, M, C, ell, sig, u, g, &gbest, bestu_j); /* certified at its own w_j */
+      if (escape && PetscAbsReal(gbest) > PetscAbsReal(best_g)) {
+        best_g    = gbest;
+        best_j    = j;
+        best_zero = replace;
+        for (PetscInt c = 0; c < dt; c++) best_u[c] = bestu_j[c];
       }
       row[0]  = wn;
       row[1]  = hn;
@@ -575,6 +633,7 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
       row[10] = gnorm;
       row[11] = gbest;
       row[12] = acc[2 * (iPos + j)];
+      row[13] = zero_neuron;
       res->nescape += escape;
       res->nzero += zero_out;
       res->ndead += dead;
@@ -607,7 +666,8 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
     res->cert_neuron = best_j;
     res->cert_g      = best_g;
     PetscCall(PetscArraycpy(res->cert_u, best_u, dt));
-    if (opt->certify) PetscCall(Certify(obj, theta, opt, best_j, best_u, best_g, res));
+    res->cert_replace = best_zero;
+    if (opt->certify) PetscCall(Certify(obj, theta, opt, best_j, best_zero, best_u, best_g, res));
   }
 
   /* a one-line account */
@@ -649,6 +709,7 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
     }
   }
   PetscCall(PetscFree(best_u));
+  PetscCall(PetscFree2(small, bestu0));
   PetscCall(PetscFree(rec_start));
   PetscCall(PetscFree(rec));
   PetscCall(PetscFree(acc));
@@ -690,14 +751,16 @@ PetscErrorCode LandEscapeResultWrite(const LandEscapeResult *res, LandResults ou
   if (res->cert_neuron >= 0) {
     PetscCall(PetscSNPrintf(path, sizeof(path), "%s/certificate", group));
     PetscCall(LandResultsWriteArray(out, path, 1, res->dt, res->cert_u));
-    PetscCall(LandResultsWriteAttrString(out, path, "description",
-                                         "u*: h_j <- -eps sign(g), w_j <- w_j + sqrt(eps) u* (w_j with the hidden bias last); loss change measured"));
+    PetscCall(LandResultsWriteAttrString(
+        out, path, "description",
+        "u*: h_j <- -eps sign(g), w_j <- w_j + sqrt(eps) u* (replace: w_j <- sqrt(eps) u*; w_j with the hidden bias last); loss change measured"));
     PetscCall(LandResultsWriteAttrInt(out, path, "neuron", res->cert_neuron));
     PetscCall(LandResultsWriteAttrReal(out, path, "g", res->cert_g));
     PetscCall(LandResultsWriteAttrReal(out, path, "eps", res->cert_eps));
     PetscCall(LandResultsWriteAttrReal(out, path, "predicted_change", res->cert_predicted));
     PetscCall(LandResultsWriteAttrReal(out, path, "measured_change", res->cert_measured));
     PetscCall(LandResultsWriteAttrInt(out, path, "verified", res->cert_verified));
+    PetscCall(LandResultsWriteAttrInt(out, path, "replace", res->cert_replace));
   }
   PetscFunctionReturn(0);
 }
