@@ -53,6 +53,7 @@ struct _p_LandNet {
   char           init[32];
   PetscReal      init_scale;
   char           theta_file[PETSC_MAX_PATH_LEN];
+  char           theta_dataset[256]; /* dataset of theta_file (-net_theta_dataset, default "theta") */
   PetscInt       maxwidth, sumwidth;
   PetscBool      setupcalled;
 };

@@ -24,6 +24,7 @@ PetscErrorCode LandStageRegisterAll(void)
   PetscCall(LandStageRegister("eval", LandStageCreate_Eval));
   PetscCall(LandStageRegister("check", LandStageCreate_Check));
   PetscCall(LandStageRegister("escape", LandStageCreate_Escape));
+  PetscCall(LandStageRegister("embed", LandStageCreate_Embed));
   PetscFunctionReturn(0);
 }
 
