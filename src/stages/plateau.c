@@ -46,6 +46,7 @@ PetscErrorCode LandPlateauCreateFromOptions(LandStage s, LandPlateau *plateau)
   p->min_windows = 3;
   p->rtol        = 1e-4;
   PetscCall(LandEscapeOptionsDefault(&p->opt));
+  p->opt.kink_tol = 1e-3; /* plateau points approach their kinks only slowly */
   p->opt.zero_tol = 1e-2;
   p->opt.stat_tol = 1e-3;
   PetscOptionsBegin(s->run->comm, NULL, "Stage train: plateau monitor (one-hidden-layer ReLU-like nets, full-batch sgd)", NULL);
