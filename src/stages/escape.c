@@ -225,7 +225,7 @@ static PetscErrorCode Certify(LandObjective obj, Vec theta, const LandEscapeOpti
                               PetscReal gu, LandEscapeResult *res)
 {
   LandNet        net = obj->net;
-  PetscInt       d = net->width[0], m = net->width[1], N;
+  PetscInt       d   = net->width[0], N;
   PetscReal      L0, L1, eps, pred = 0, meas = 0, sgn = gu > 0 ? 1.0 : -1.0;
   PetscBool      prev_match = PETSC_FALSE;
   Vec            t1;
@@ -261,7 +261,6 @@ static PetscErrorCode Certify(LandObjective obj, Vec theta, const LandEscapeOpti
     prev_match          = match;
   }
   PetscCall(VecDestroy(&t1));
-  (void)m;
   PetscFunctionReturn(0);
 }
 
@@ -283,7 +282,7 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
   Vec              theta_all;
   VecScatter       toall;
   PetscMPIInt      size, *counts, *displs;
-  PetscInt         iD, iPos, iKink, iG, iR2, iY2, iAbsR, iRsum;
+  PetscInt         iD, iPos, iKink, iG, iR2, iAbsR, iRsum;
   PetscReal        best_g = 0;
   PetscInt         best_j = -1, mz, has_zero = 0;
   PetscReal       *best_u, gnorm0 = 0, gbest0 = 0, *bestu0;
@@ -298,6 +297,9 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
   dt    = d + (net->bias ? 1 : 0);
   N     = set->N;
   alpha = net->act == LAND_ACT_LEAKY_RELU ? net->leaky_slope : 0.0;
+  PetscCheck(dt <= 64 && k <= 64, obj->comm, PETSC_ERR_SUP,
+             "escape: inputs (with the bias column) and outputs of dimension <= 64 are supported; this net has %" PetscInt_FMT " and %" PetscInt_FMT,
+             dt, k);
   PetscCall(PetscMemzero(res, sizeof(*res)));
   res->m           = m;
   res->k           = k;
@@ -355,8 +357,7 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
   iKink = iPos + mz;
   iG    = iKink + mz;
   iR2   = iG + 1;
-  iY2   = iR2 + 1;
-  iAbsR = iY2 + 1;
+  iAbsR = iR2 + 1;
   iRsum = iAbsR + 1;
   nacc  = iRsum + k;
   rs    = 2 + dt + k;
@@ -379,9 +380,6 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
     LandDDAccumulate(1, &v, acc + 2 * iG);
     v = rn * rn;
     LandDDAccumulate(1, &v, acc + 2 * iR2);
-    v = Norm(k, y);
-    v *= v;
-    LandDDAccumulate(1, &v, acc + 2 * iY2);
     LandDDAccumulate(1, &rn, acc + 2 * iAbsR);
     LandDDAccumulate(k, r, acc + 2 * iRsum);
     if (has_zero) z[m] = 0;
@@ -492,8 +490,6 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
           const PetscReal *x = rec + rs * q + 2, *rr = x + dt;
           PetscReal        xn = Norm(dt, x), lt[64], sg = 1;
           PetscInt         c, first = -1;
-          PetscCheck(dt <= 64, obj->comm, PETSC_ERR_SUP,
-                     "escape: kink-line grouping supports inputs of dimension <= 64 (this net: %" PetscInt_FMT ")", dt);
           for (PetscInt o = 0; o < k; o++)
             for (PetscInt cc = 0; cc < dt; cc++) {
               PetscReal e = rr[o] * x[cc];
@@ -522,7 +518,6 @@ PetscErrorCode LandEscapeClassify(LandObjective obj, Vec theta, const LandEscape
       /* (S1): |D_j w_j| */
       {
         PetscReal dw[64], dwn;
-        PetscCheck(k <= 64, obj->comm, PETSC_ERR_SUP, "escape: outputs of dimension <= 64 are supported");
         for (PetscInt o = 0; o < k; o++) {
           dw[o] = 0;
           for (PetscInt c = 0; c < dt; c++) dw[o] += Dj[o * dt + c] * wj[c];
