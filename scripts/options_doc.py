@@ -6,6 +6,9 @@ import re, subprocess, sys
 exe = sys.argv[1]
 env = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "PATH": "/usr/bin:/bin"}
 runs = [([exe, "-skip_petscrc", "-help", "-data_type", "teacher", "-stages", "train,eval,check,spectrum,stationary,linear", "-train_type", "tao"], None),
+        # the escape and embed stages need a one-hidden-layer ReLU net: only their own blocks from this run
+        ([exe, "-skip_petscrc", "-help", "-data_type", "five_point", "-net_hidden", "4", "-net_activation", "relu", "-stages", "escape,embed",
+          "-embed_add", "1", "-output_dir", "/tmp/landscape_options_doc"], "Stage e"),
         ([exe, "import", "idx", "-help"], "landscape import idx"),
         ([exe, "import", "csv", "-help"], "landscape import csv")]
 ours = re.compile(r"^(landscape run|Data|Network|Objective|Stage|Import|landscape import|Optimization solver)")
@@ -20,7 +23,13 @@ for cmd, title in runs:
         lines = [l for l in b.strip("\n").split("\n") if l.strip()]
         if not lines or not ours.match(lines[0].strip()):
             continue
-        head = title or lines[0].strip().rstrip(":")
+        if title == "Stage e":
+            if not lines[0].strip().startswith("Stage e"):
+                continue
+            title_here = None
+        else:
+            title_here = title
+        head = title_here or lines[0].strip().rstrip(":")
         if head.startswith("Optimization solver"):
             m = re.search(r"-([a-z]+)_tao_type", b)  # the stage whose prefix the solver carries
             pre = m.group(1) if m else "train"

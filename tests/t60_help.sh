@@ -1,8 +1,11 @@
 # -help documents every option that the code reads.
-help=$("$LAND" -skip_petscrc -help -data_type teacher -stages train,eval,check,spectrum,stationary,linear -train_type tao 2>&1)
+help=$("$LAND" -skip_petscrc -help -data_type teacher -stages train,eval,check,spectrum,stationary,linear -train_type tao 2>&1
+  # the escape and embed stages need a one-hidden-layer ReLU net
+  "$LAND" -skip_petscrc -help -data_type five_point -net_hidden 4 -net_activation relu -stages escape,embed -embed_add 1 -output_dir "$WORK/help_escape" 2>&1)
 missing=""
-for o in $(grep -rhoE 'PetscOptions(Int|Real|Bool|String|Enum|EList|FList|IntArray|StringArray)\("-[a-z_0-9]+' "$ROOT/src" --exclude=import.c | sed 's/.*("//' | sort -u); do
-  printf '%s\n' "$help" | grep -q -- "$o[ <:]" || missing="$missing $o"
+for o in $(grep -rhoE 'PetscOptions(Int|Real|Bool|String|Enum|EList|FList|IntArray|StringArray|RealArray)\("-[a-z_0-9]+' "$ROOT/src" --exclude=import.c | sed 's/.*("//' | sort -u); do
+  # the classifier's tolerances (escape.c) are read with a prefix: look for them under the escape stage's
+  printf '%s\n' "$help" | grep -q -- "$o[ <:]" || printf '%s\n' "$help" | grep -q -- "-escape_${o#-}[ <:]" || missing="$missing $o"
 done
 if [ -z "$missing" ]; then ok "-help lists every option read by the code"; else not_ok "-help misses:$missing"; fi
 printf '%s\n' "$help" | grep -q -- "-train_tao_type" && ok "-help shows the TAO options under -train_" || not_ok "-help lacks -train_tao_type"

@@ -56,6 +56,7 @@ struct _p_LandNet {
   char           init[32];
   PetscReal      init_scale;
   char           theta_file[PETSC_MAX_PATH_LEN];
+  char           theta_dataset[256]; /* dataset of theta_file (-net_theta_dataset, default "theta") */
   PetscInt       maxwidth, sumwidth;
   LandNoise      noise;
   PetscReal      noise_var;  /* sigma^2 of the multipliers (dropout: keep probability 1/(1 + sigma^2)) */
@@ -162,6 +163,49 @@ PetscErrorCode LandStageCreate_Check(LandStage);
 PetscErrorCode LandStageCreate_Spectrum(LandStage);
 PetscErrorCode LandStageCreate_Stationary(LandStage);
 PetscErrorCode LandStageCreate_Linear(LandStage);
+PetscErrorCode LandStageCreate_Escape(LandStage);
+PetscErrorCode LandStageCreate_Embed(LandStage);
+
+/* ---- Escape neurons of one-hidden-layer ReLU-like nets (src/stages/escape.c, docs/shallow-relu.md) ---- */
+typedef enum { LAND_ESCAPE_NOT_STATIONARY, LAND_ESCAPE_LOCAL_MIN, LAND_ESCAPE_SADDLE, LAND_ESCAPE_UNDETERMINED } LandEscapeVerdict;
+extern const char *const LandEscapeVerdicts[];
+typedef struct {
+  char      prefix[32]; /* options prefix the values were read with (for messages) */
+  PetscReal kink_tol;   /* |w_j.x_i| <= kink_tol |w_j| |x_i|: point i on neuron j's kink */
+  PetscReal zero_tol;   /* |h_j| <= zero_tol * reference: zero-output neuron */
+  PetscReal stat_tol;   /* largest relative residual of (S1), (S2) */
+  PetscReal escape_tol; /* g_j counts as non-zero above this relative size */
+  PetscReal eps;        /* first eps of the certificate (0: automatic) */
+  PetscInt  max_kink_points;
+  PetscBool certify;
+} LandEscapeOptions;
+#define LAND_ESCAPE_NCOL 14 /* columns of the per-neuron table, see LandEscapeColumns */
+extern const char *const LandEscapeColumns;
+typedef struct {
+  LandEscapeVerdict verdict;
+  PetscInt          m, k, dt; /* hidden width, outputs, input dimension with the bias column */
+  PetscInt          nescape, nzero, ndead, nundetermined, worst;
+  PetscReal         loss, worst_residual, bias_residual;
+  PetscReal        *table; /* m x LAND_ESCAPE_NCOL */
+  PetscInt          cert_neuron; /* -1: no certificate */
+  PetscBool         cert_verified, cert_replace; /* replace: w_j <- sqrt(eps) u* (a zero neuron) */
+  PetscReal         cert_g, cert_eps, cert_predicted, cert_measured, *cert_u;
+  char              summary[512];
+} LandEscapeResult;
+PetscErrorCode LandEscapeOptionsDefault(LandEscapeOptions *);
+PetscErrorCode LandEscapeOptionsSetFromOptions(MPI_Comm, const char prefix[], const char title[], LandEscapeOptions *);
+PetscErrorCode LandEscapeCheckObjective(LandObjective, const char who[]);
+PetscErrorCode LandEscapeClassify(LandObjective, Vec theta, const LandEscapeOptions *, LandEscapeResult *);
+PetscErrorCode LandEscapeResultPrint(const LandEscapeResult *, MPI_Comm, const char who[]);
+PetscErrorCode LandEscapeResultWrite(const LandEscapeResult *, LandResults, const char group[]);
+PetscErrorCode LandEscapeResultReset(LandEscapeResult *);
+
+/* Plateau monitor of full-batch training (src/stages/plateau.c): -train_plateau */
+typedef struct _n_LandPlateau *LandPlateau;
+PetscErrorCode LandPlateauCreateFromOptions(LandStage train, LandPlateau *);
+PetscErrorCode LandPlateauStep(LandPlateau, PetscInt step, PetscReal loss, PetscReal grad_norm, Vec theta);
+PetscErrorCode LandPlateauFinish(LandPlateau, PetscInt step, PetscReal loss, PetscReal grad_norm, Vec theta);
+PetscErrorCode LandPlateauDestroy(LandPlateau *);
 
 /* Counter-based random numbers: the value depends only on (seed, stream, index). */
 PetscReal LandRandUniform(PetscInt64 seed, PetscInt64 stream, PetscInt64 index);

@@ -20,6 +20,7 @@ PetscErrorCode LandNetCreate(MPI_Comm comm, LandNet *net)
   n->init_scale  = 1.0;
   n->nlayers     = 1;
   PetscCall(PetscStrcpy(n->init, "he"));
+  PetscCall(PetscStrcpy(n->theta_dataset, "theta"));
   *net = n;
   PetscFunctionReturn(0);
 }
@@ -35,7 +36,7 @@ PetscErrorCode LandNetSetSizes(LandNet net, PetscInt d, PetscInt k)
 
 /*@ LandNetSetFromOptions - read -net_* options. Collective.
   Options: -net_hidden, -net_activation, -net_leaky_slope, -net_bias, -net_skip, -net_init, -net_init_scale, -net_theta,
-  -net_noise, -net_noise_var, -net_noise_seed @*/
+  -net_theta_dataset, -net_noise, -net_noise_var, -net_noise_seed @*/
 PetscErrorCode LandNetSetFromOptions(LandNet net)
 {
   PetscInt  hidden[LAND_MAX_LAYERS] = {0}, nh = LAND_MAX_LAYERS - 1, d = net->width[0], k = net->width[net->nlayers], init = 0;
@@ -72,6 +73,9 @@ PetscErrorCode LandNetSetFromOptions(LandNet net)
                              "LandNetSetFromOptions", net->init_scale, &net->init_scale, NULL));
   PetscCall(PetscOptionsString("-net_theta", "HDF5 file whose dataset /theta holds the starting parameters", "LandNetSetFromOptions", net->theta_file,
                                net->theta_file, sizeof(net->theta_file), NULL));
+  PetscCall(PetscOptionsString("-net_theta_dataset",
+                               "Dataset of the -net_theta file to read (e.g. embed/theta for the widened parameters of the embed stage)",
+                               "LandNetSetFromOptions", net->theta_dataset, net->theta_dataset, sizeof(net->theta_dataset), NULL));
   PetscCall(PetscOptionsEnum("-net_noise",
                              "Multiplicative noise eps on hidden units, a = eps act(z), E eps = 1, sampled once per (training row, unit): "
                              "none, dropout (eps in {0, 1/p}), gaussian (eps ~ N(1, var))",
@@ -162,7 +166,7 @@ PetscErrorCode LandNetInitialize(LandNet net, PetscInt seed, Vec theta)
 
   PetscFunctionBeginUser;
   if (net->theta_file[0]) {
-    PetscCall(LandNetLoadTheta(net, net->theta_file, "theta", theta));
+    PetscCall(LandNetLoadTheta(net, net->theta_file, net->theta_dataset, theta));
     PetscFunctionReturn(0);
   }
   PetscCall(VecGetOwnershipRange(theta, &lo, &hi));

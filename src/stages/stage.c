@@ -26,6 +26,8 @@ PetscErrorCode LandStageRegisterAll(void)
   PetscCall(LandStageRegister("spectrum", LandStageCreate_Spectrum));
   PetscCall(LandStageRegister("stationary", LandStageCreate_Stationary));
   PetscCall(LandStageRegister("linear", LandStageCreate_Linear));
+  PetscCall(LandStageRegister("escape", LandStageCreate_Escape));
+  PetscCall(LandStageRegister("embed", LandStageCreate_Embed));
   PetscFunctionReturn(0);
 }
 

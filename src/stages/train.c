@@ -28,6 +28,8 @@ typedef struct {
   PetscInt  epoch, batch, step0;
   PetscReal fsum[2];
   PetscBool resumed;
+
+  LandPlateau plateau; /* -train_plateau: plateau detection and classification (plateau.c) */
 } Train;
 
 #define NHIST 7
@@ -137,6 +139,9 @@ static PetscErrorCode SetFromOptions_Train(LandStage s)
   PetscCheck(tr->history_interval >= 1 && tr->monitor_interval >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-train_history_interval must be >= 1 and -train_monitor_interval >= 0");
   PetscCheck(tr->batch_size >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_batch_size must be >= 0");
+  PetscCall(LandPlateauCreateFromOptions(s, &tr->plateau));
+  PetscCheck(!tr->plateau || tr->type == TRAIN_SGD, s->run->comm, PETSC_ERR_ARG_INCOMP,
+             "-train_plateau needs -train_type sgd with -train_batch_size 0");
   if (tr->type != TRAIN_TAO) {
     PetscInt chunk;
     PetscCall(LandDataGetChunkSize(s->run->data, &chunk));
@@ -224,7 +229,8 @@ static PetscErrorCode RunFirstOrder(LandStage s)
   nchunks = (set->N + chunk - 1) / chunk;
   bc      = tr->batch_size ? PetscMin(tr->batch_size / chunk, nchunks) : nchunks;
   full    = (PetscBool)(bc == nchunks);
-  nbatch  = (nchunks + bc - 1) / bc;
+  PetscCheck(full || !tr->plateau, run->comm, PETSC_ERR_ARG_INCOMP, "-train_plateau needs full-batch steps (-train_batch_size 0)");
+  nbatch = (nchunks + bc - 1) / bc;
   if (full && tr->max_it > 0) epochs = tr->max_it; /* full batch: one step per epoch */
   if (tr->monitor_interval == 0) tr->monitor_interval = full ? PetscMax(1, epochs / 20) : 1;
   PetscCall(VecDuplicate(run->theta, &tr->g));
@@ -258,6 +264,7 @@ static PetscErrorCode RunFirstOrder(LandStage s)
       if (full) {
         /* f and g belong to theta after tr->step steps: record them under that step */
         PetscCall(LandVecNorm2(tr->g, &gnorm));
+        if (tr->plateau) PetscCall(LandPlateauStep(tr->plateau, tr->step, f, gnorm, run->theta));
         if (tr->step > 0 && (tr->step % tr->history_interval == 0 || tr->step % tr->monitor_interval == 0))
           PetscCall(Record(s, epoch, f, gnorm, (PetscBool)(tr->step % tr->monitor_interval == 0)));
         if (gnorm <= tr->gatol || f <= tr->loss_target) {
@@ -343,6 +350,7 @@ static PetscErrorCode Run_Train(LandStage s)
   PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TEST, &tl, &ta));
   if (tr->type != TRAIN_TAO && (tr->nhist == 0 || tr->hist[NHIST * (tr->nhist - 1)] != tr->step))
     PetscCall(Record(s, tr->hist[NHIST * (tr->nhist - 1) + 1], f, gnorm, PETSC_FALSE));
+  if (tr->plateau) PetscCall(LandPlateauFinish(tr->plateau, tr->step, f, gnorm, run->theta));
   PetscCall(VecDestroy(&g));
   PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "history"), tr->nhist, NHIST, tr->hist));
   PetscCall(
@@ -429,6 +437,7 @@ static PetscErrorCode Destroy_Train(LandStage s)
 
   PetscFunctionBeginUser;
   PetscCall(TaoDestroy(&tr->tao));
+  PetscCall(LandPlateauDestroy(&tr->plateau));
   PetscCall(MatDestroy(&tr->H));
   PetscCall(VecDestroy(&tr->g));
   PetscCall(VecDestroy(&tr->m));
