@@ -19,8 +19,9 @@ typedef struct _p_LandCheckpoint *LandCheckpoint;
 
 /* ---- Logging (src/log_events.c) ---- */
 extern PetscClassId  LAND_CLASSID;
-extern PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve, LAND_SLQ, LAND_SNESSolve;
-PetscErrorCode       LandRegisterLogEvents(void);
+extern PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve,
+    LAND_SLQ, LAND_SNESSolve;
+PetscErrorCode LandRegisterLogEvents(void);
 
 /* ---- Data (src/data) ---- */
 typedef enum { LAND_SET_TRAIN, LAND_SET_TEST } LandSetKind;

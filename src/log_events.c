@@ -2,7 +2,8 @@
 #include <landscape.h>
 
 PetscClassId  LAND_CLASSID;
-PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve, LAND_SLQ, LAND_SNESSolve;
+PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve, LAND_SLQ,
+    LAND_SNESSolve;
 
 PetscErrorCode LandRegisterLogEvents(void)
 {

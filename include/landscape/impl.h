@@ -161,6 +161,7 @@ PetscErrorCode LandStageCreate_Train(LandStage);
 PetscErrorCode LandStageCreate_Eval(LandStage);
 PetscErrorCode LandStageCreate_Check(LandStage);
 PetscErrorCode LandStageCreate_Spectrum(LandStage);
+PetscErrorCode LandHessianNormEstimate(Mat, PetscReal *); /* src/stages/spectrum.c */
 PetscErrorCode LandStageCreate_Stationary(LandStage);
 PetscErrorCode LandStageCreate_Linear(LandStage);
 PetscErrorCode LandStageCreate_Escape(LandStage);
@@ -186,8 +187,8 @@ typedef struct {
   PetscInt          m, k, dt; /* hidden width, outputs, input dimension with the bias column */
   PetscInt          nescape, nzero, ndead, nundetermined, worst;
   PetscReal         loss, worst_residual, bias_residual;
-  PetscReal        *table; /* m x LAND_ESCAPE_NCOL */
-  PetscInt          cert_neuron; /* -1: no certificate */
+  PetscReal        *table;                       /* m x LAND_ESCAPE_NCOL */
+  PetscInt          cert_neuron;                 /* -1: no certificate */
   PetscBool         cert_verified, cert_replace; /* replace: w_j <- sqrt(eps) u* (a zero neuron) */
   PetscReal         cert_g, cert_eps, cert_predicted, cert_measured, *cert_u;
   char              summary[512];
@@ -202,10 +203,10 @@ PetscErrorCode LandEscapeResultReset(LandEscapeResult *);
 
 /* Plateau monitor of full-batch training (src/stages/plateau.c): -train_plateau */
 typedef struct _n_LandPlateau *LandPlateau;
-PetscErrorCode LandPlateauCreateFromOptions(LandStage train, LandPlateau *);
-PetscErrorCode LandPlateauStep(LandPlateau, PetscInt step, PetscReal loss, PetscReal grad_norm, Vec theta);
-PetscErrorCode LandPlateauFinish(LandPlateau, PetscInt step, PetscReal loss, PetscReal grad_norm, Vec theta);
-PetscErrorCode LandPlateauDestroy(LandPlateau *);
+PetscErrorCode                 LandPlateauCreateFromOptions(LandStage train, LandPlateau *);
+PetscErrorCode                 LandPlateauStep(LandPlateau, PetscInt step, PetscReal loss, PetscReal grad_norm, Vec theta);
+PetscErrorCode                 LandPlateauFinish(LandPlateau, PetscInt step, PetscReal loss, PetscReal grad_norm, Vec theta);
+PetscErrorCode                 LandPlateauDestroy(LandPlateau *);
 
 /* Counter-based random numbers: the value depends only on (seed, stream, index). */
 PetscReal LandRandUniform(PetscInt64 seed, PetscInt64 stream, PetscInt64 index);

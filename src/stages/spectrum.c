@@ -299,17 +299,17 @@ static PetscErrorCode ConvTest(EPS eps, PetscScalar re, PetscScalar im, PetscRea
   PetscFunctionReturn(0);
 }
 
-/* ||H||_2 when the largest pairs are not computed first: a loose SLEPc solve. */
-static PetscErrorCode EstimateNorm(LandStage s)
+/*@ LandHessianNormEstimate - ||H||_2 of a symmetric operator from a loose SLEPc solve (largest
+  magnitude, tolerance 1e-3): the scale against which "near zero" is judged. Collective. @*/
+PetscErrorCode LandHessianNormEstimate(Mat H, PetscReal *nrm)
 {
-  Spectrum *sp = (Spectrum *)s->data;
   EPS       eps;
   PetscInt  nconv;
   PetscReal lam = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(EPSCreate(s->run->comm, &eps));
-  PetscCall(EPSSetOperators(eps, sp->H, NULL));
+  PetscCall(EPSCreate(PetscObjectComm((PetscObject)H), &eps));
+  PetscCall(EPSSetOperators(eps, H, NULL));
   PetscCall(EPSSetProblemType(eps, EPS_HEP));
   PetscCall(EPSSetWhichEigenpairs(eps, EPS_LARGEST_MAGNITUDE));
   PetscCall(EPSSetDimensions(eps, 1, PETSC_DEFAULT, PETSC_DEFAULT));
@@ -317,7 +317,7 @@ static PetscErrorCode EstimateNorm(LandStage s)
   PetscCall(EPSSolve(eps));
   PetscCall(EPSGetConverged(eps, &nconv));
   if (nconv > 0) PetscCall(EPSGetEigenvalue(eps, 0, &lam, NULL));
-  sp->hnorm = PetscAbsReal(lam);
+  *nrm = PetscAbsReal(lam);
   PetscCall(EPSDestroy(&eps));
   PetscFunctionReturn(0);
 }
@@ -379,7 +379,7 @@ static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
       if (sp->done[PART_LARGEST] && sp->ext[1].nconv)
         sp->hnorm = PetscAbsReal(sp->ext[1].values[0]);
       else
-        PetscCall(EstimateNorm(s));
+        PetscCall(LandHessianNormEstimate(sp->H, &sp->hnorm));
     }
     PetscCall(EPSSetConvergenceTestFunction(sp->eps, ConvTest, sp, NULL));
   }

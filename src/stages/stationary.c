@@ -10,7 +10,6 @@
 #include <landscape/impl.h>
 #include <petscsnes.h>
 #include <petsctime.h>
-#include <slepceps.h>
 
 typedef enum { STAT_NEWTON, STAT_GRADNORM } StatType;
 static const char *const StatTypes[] = {"newton", "gradnorm", "StatType", "STAT_", NULL};
@@ -231,28 +230,6 @@ static PetscErrorCode TaoMon(Tao tao, void *ctx)
   PetscFunctionReturn(0);
 }
 
-/* ||H||_2 estimated with SLEPc (largest magnitude, loose tolerance): the scale of "near-null". */
-static PetscErrorCode HessianNorm(LandStage s, PetscReal *hnorm)
-{
-  EPS       eps;
-  PetscInt  nconv;
-  PetscReal lam = 0;
-
-  PetscFunctionBeginUser;
-  PetscCall(EPSCreate(s->run->comm, &eps));
-  PetscCall(EPSSetOperators(eps, ((Stationary *)s->data)->H, NULL));
-  PetscCall(EPSSetProblemType(eps, EPS_HEP));
-  PetscCall(EPSSetWhichEigenpairs(eps, EPS_LARGEST_MAGNITUDE));
-  PetscCall(EPSSetDimensions(eps, 1, PETSC_DEFAULT, PETSC_DEFAULT));
-  PetscCall(EPSSetTolerances(eps, 1e-3, 1000));
-  PetscCall(EPSSolve(eps));
-  PetscCall(EPSGetConverged(eps, &nconv));
-  if (nconv > 0) PetscCall(EPSGetEigenvalue(eps, 0, &lam, NULL));
-  *hnorm = PetscAbsReal(lam);
-  PetscCall(EPSDestroy(&eps));
-  PetscFunctionReturn(0);
-}
-
 static PetscErrorCode Run_Stationary(LandStage s)
 {
   Stationary    *st  = (Stationary *)s->data;
@@ -328,7 +305,7 @@ static PetscErrorCode Run_Stationary(LandStage s)
   PetscCall(MatMult(st->H, st->g, hg));
   PetscCall(LandVecNorm2(hg, &hgnorm));
   PetscCall(VecDestroy(&hg));
-  PetscCall(HessianNorm(s, &hnorm));
+  PetscCall(LandHessianNormEstimate(st->H, &hnorm));
   if (hnorm > 0 && gnorm > 0) flat = hgnorm / (hnorm * gnorm);
   if (st->nhist > st->stall_window) {
     PetscReal before = st->hist[NHIST * (st->nhist - 1 - st->stall_window) + 2];
