@@ -222,7 +222,7 @@ KS = {r: ls_spectrum(f"spectrum_ks_{r}") for r in (1, 2)}
 PW = {p: ls_spectrum(f"spectrum_power_{p}") for p in ("largest", "smallest")}
 TP = json.loads(read("spectrum_torch_power.json"))
 chk = re.search(r"check_result: loss_reldiff (\S+) hvp_reldiff (\S+)", read("spectrum_check.txt"))
-point = re.search(r"^train: done: (.*)$", read("spectrum_point.log"), re.M).group(1)
+point = re.search(r"^train: done: (.*?), test loss", read("spectrum_point.log"), re.M).group(1)  # (1 test row: no test figures)
 load = [l.split() for l in read("spectrum_load.txt").splitlines() if l.strip()]
 busy = [(w, int(b), la) for w, b, la in load if int(b) >= 10]
 try:
@@ -368,7 +368,7 @@ if KS[2]["ok"] and "largest" in TP:
     ttp = TP["largest"]["time_s"] + TP.get("smallest", {}).get("time_s", 0)
     w(f"| time, PyTorch power (2 threads) / landscape Krylov-Schur (2 ranks), all 10 | {ttp:.0f} s / {tks:.0f} s = {ttp / tks:.1f}x | (information) | |")
 w("")
-w("Load before and after each measurement (percent of both CPUs busy over one second, 1-minute load average): "
+w("Load before and after each measurement (percent of both CPUs busy over one second, 1-minute load average, which includes the measured processes themselves): "
   + "; ".join(f"{wh} {b}% {la}" for wh, b, la in load) + ".")
 if busy:
     w("")
