@@ -53,29 +53,8 @@ if [ $report_only = 0 ]; then
   : >"$OUT/checkpoint_load.txt"
   rm -f "$OUT"/checkpoint_*.log
 
-  # Percent of all CPUs busy over one second, from /proc/stat (steal counts as busy).
-  cpu_busy() {
-    local a b
-    read -r _ u1 n1 s1 i1 w1 q1 sq1 st1 _ </proc/stat
-    sleep 1
-    read -r _ u2 n2 s2 i2 w2 q2 sq2 st2 _ </proc/stat
-    a=$(((u2 + n2 + s2 + q2 + sq2 + st2) - (u1 + n1 + s1 + q1 + sq1 + st1)))
-    b=$((a + (i2 + w2) - (i1 + w1)))
-    echo $((b > 0 ? 100 * a / b : 0))
-  }
-  waited=0
-  wait_idle() {
-    local what=$1 busy
-    busy=$(cpu_busy)
-    while [ "$busy" -ge 10 ] && [ "$waited" -lt "$IDLE_WAIT_TOTAL" ]; do
-      [ "$waited" -eq 0 ] || [ $((waited % 30)) -ne 0 ] || echo "checkpoint: waiting for the machine to be idle ($busy% busy)"
-      sleep 4
-      waited=$((waited + 5))
-      busy=$(cpu_busy)
-    done
-    [ "$busy" -lt 10 ] || echo "checkpoint: warning: machine $busy% busy before '$what'; timings may be off" >&2
-    echo "$what $busy" >>"$OUT/checkpoint_load.txt"
-  }
+  BENCH_NAME=checkpoint LOAD_FILE=$OUT/checkpoint_load.txt
+  source bench/lib.sh
 
   # Can the page cache be dropped (root in a VM usually can; in a container usually not)?
   drop=no

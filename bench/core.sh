@@ -16,7 +16,6 @@ OUT=bench/out
 BIN=${LANDSCAPE:-bin/landscape}
 PY=${PYTHON:-/usr/bin/python3}
 DATA=$OUT/fmnist.h5
-FMNIST=/usr/share/datasets/fashion-mnist
 REPEAT=5
 IDLE_WAIT_TOTAL=${IDLE_WAIT_TOTAL:-120}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -30,47 +29,11 @@ if [ $report_only = 0 ]; then # the measurements, up to the report
 "$PY" -c 'import torch, h5py' 2>/dev/null || { echo "core: $PY cannot import torch and h5py (make deps-bench)" >&2; exit 1; }
 : >"$OUT/core_load.txt"
 
-# Fraction (percent of all CPUs) busy over one second, from /proc/stat (steal counts as busy).
-cpu_busy() {
-  local a b
-  read -r _ u1 n1 s1 i1 w1 q1 sq1 st1 _ </proc/stat
-  sleep 1
-  read -r _ u2 n2 s2 i2 w2 q2 sq2 st2 _ </proc/stat
-  a=$(((u2 + n2 + s2 + q2 + sq2 + st2) - (u1 + n1 + s1 + q1 + sq1 + st1)))
-  b=$((a + (i2 + w2) - (i1 + w1)))
-  echo $((b > 0 ? 100 * a / b : 0))
-}
-
-# Wait until other processes leave the CPUs alone (< 10% busy), within the run's waiting budget;
-# record the load seen just before each measurement in core_load.txt.
-waited=0
-wait_idle() {
-  local what=$1 busy
-  busy=$(cpu_busy)
-  while [ "$busy" -ge 10 ] && [ "$waited" -lt "$IDLE_WAIT_TOTAL" ]; do
-    [ $((waited % 30)) -ne 0 ] || echo "core: waiting for the machine to be idle ($busy% busy)"
-    sleep 4
-    waited=$((waited + 5))
-    busy=$(cpu_busy)
-  done
-  [ "$busy" -lt 10 ] || echo "core: warning: machine $busy% busy before '$what'; timings may be low" >&2
-  echo "$what $busy" >>"$OUT/core_load.txt"
-}
-# And right after it (other work that started during the measurement is often still running).
-check_after() {
-  local busy
-  busy=$(cpu_busy)
-  [ "$busy" -lt 10 ] || echo "core: warning: machine $busy% busy right after '$1'; timings may be low" >&2
-  echo "$1(after) $busy" >>"$OUT/core_load.txt"
-}
+BENCH_NAME=core LOAD_FILE=$OUT/core_load.txt
+source bench/lib.sh
 
 # 1. The data, converted once.
-if [ ! -s "$DATA" ]; then
-  echo "core: importing Fashion-MNIST into $DATA"
-  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$BIN" import idx \
-    -images "$FMNIST/train-images-idx3-ubyte.gz" -labels "$FMNIST/train-labels-idx1-ubyte.gz" \
-    -test_images "$FMNIST/t10k-images-idx3-ubyte.gz" -test_labels "$FMNIST/t10k-labels-idx1-ubyte.gz" -o "$DATA"
-fi
+import_fmnist "$DATA"
 
 # 2. dgemm peak of the same BLAS: one process, then two simultaneous processes. Measured at the
 #    start and again at the end of the run (the speed of a virtual machine drifts); the report

@@ -26,7 +26,6 @@ OUT=bench/out
 BIN=${LANDSCAPE:-bin/landscape}
 PY=${PYTHON:-/usr/bin/python3}
 DATA=$OUT/fmnist.h5
-FMNIST=/usr/share/datasets/fashion-mnist
 POINT=$OUT/spectrum_point
 REPEAT=5
 TOL=1e-6
@@ -47,45 +46,11 @@ if [ $report_only = 0 ]; then # the measurements, up to the report
 : >"$OUT/spectrum_load.txt"
 start=$(date +%s)
 
-# Fraction (percent of all CPUs) busy over one second, from /proc/stat (steal counts as busy).
-cpu_busy() {
-  local a b
-  read -r _ u1 n1 s1 i1 w1 q1 sq1 st1 _ </proc/stat
-  sleep 1
-  read -r _ u2 n2 s2 i2 w2 q2 sq2 st2 _ </proc/stat
-  a=$(((u2 + n2 + s2 + q2 + sq2 + st2) - (u1 + n1 + s1 + q1 + sq1 + st1)))
-  b=$((a + (i2 + w2) - (i1 + w1)))
-  echo $((b > 0 ? 100 * a / b : 0))
-}
-# Wait until other processes leave the CPUs alone (< 10% busy), within the run's waiting budget;
-# record the load seen just before (and right after) each measurement in spectrum_load.txt.
-waited=0
-wait_idle() {
-  local what=$1 busy
-  busy=$(cpu_busy)
-  while [ "$busy" -ge 10 ] && [ "$waited" -lt "$IDLE_WAIT_TOTAL" ]; do
-    [ $((waited % 30)) -ne 0 ] || echo "spectrum: waiting for the machine to be idle ($busy% busy)"
-    sleep 4
-    waited=$((waited + 5))
-    busy=$(cpu_busy)
-  done
-  [ "$busy" -lt 10 ] || echo "spectrum: warning: machine $busy% busy before '$what'; timings may be low" >&2
-  echo "$what $busy $(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/spectrum_load.txt"
-}
-check_after() {
-  local busy
-  busy=$(cpu_busy)
-  [ "$busy" -lt 10 ] || echo "spectrum: warning: machine $busy% busy right after '$1'; timings may be low" >&2
-  echo "$1(after) $busy $(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/spectrum_load.txt"
-}
+BENCH_NAME=spectrum LOAD_FILE=$OUT/spectrum_load.txt BENCH_LOADAVG=1
+source bench/lib.sh
 
-# 1. The data (as bench/core.sh does it) and the point: 3 Adam epochs from the seeded initialisation.
-if [ ! -s "$DATA" ]; then
-  echo "spectrum: importing Fashion-MNIST into $DATA"
-  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$BIN" import idx \
-    -images "$FMNIST/train-images-idx3-ubyte.gz" -labels "$FMNIST/train-labels-idx1-ubyte.gz" \
-    -test_images "$FMNIST/t10k-images-idx3-ubyte.gz" -test_labels "$FMNIST/t10k-labels-idx1-ubyte.gz" -o "$DATA"
-fi
+# 1. The data and the point: 3 Adam epochs from the seeded initialisation.
+import_fmnist "$DATA"
 echo "spectrum: the point (3 Adam epochs, batch 128, lr 1e-3)"
 rm -rf "${POINT:?}"
 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 mpiexec -n 2 "$BIN" "${COMMON[@]}" -stages train -train_type adam -train_epochs 3 \
