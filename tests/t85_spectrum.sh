@@ -95,6 +95,14 @@ for s in v:
     for t in ('smallest', 'largest'):
         assert np.allclose(s[t + '/values'][()].ravel(), v[0][t + '/values'][()].ravel(), rtol=0, atol=1e-9 * sc)"
 
+# SLEPc's power method (largest magnitude only) works through the stage: the smallest come from a
+# shift by ||H||. Same eigenvalues as the dense path, in the same order.
+expect_ok "quadratic model with -spectrum_eps_type power" 2 $Q -spectrum_eps_type power -spectrum_eps_nev 3 -spectrum_eps_tol 1e-11 -spectrum_eps_max_it 100000 -output_dir $S/pw
+pycheck "power method: 3 smallest (ascending) and 3 largest (descending) equal the dense eigenvalues (1e-9 of ||H||)" "
+s = h5py.File('$S/pw/results.h5')['/spectrum']; de = s['dense/eigenvalues'][()].ravel(); sc = de.max()
+assert np.allclose(s['smallest/values'][()].ravel(), de[:3], rtol=0, atol=1e-9 * sc), (s['smallest/values'][()], de[:3])
+assert np.allclose(s['largest/values'][()].ravel(), de[::-1][:3], rtol=0, atol=1e-9 * sc)"
+
 # 5. Stochastic Lanczos quadrature and Hutchinson against the exact spectrum of the quadratic model:
 #    with as many Lanczos steps as parameters the quadrature nodes are the eigenvalues.
 expect_ok "SLQ (31 steps) and Hutchinson (200 probes) on the quadratic model" 2 $Q -spectrum_which none -spectrum_slq_probes 3 -spectrum_slq_steps 31 -spectrum_trace_probes 200 -output_dir $S/slq
@@ -130,6 +138,7 @@ assert b < a, (a, b)"
 
 # 7. Bad options: one line, nothing written.
 expect_error "unknown -spectrum_eps_type" "Unknown EPS type given: nosuch" 1 $Q -spectrum_eps_type nosuch
+expect_error "a -spectrum_eps_<which> option is refused, not overridden" "use -spectrum_which" 1 $Q -spectrum_eps_largest_magnitude
 expect_error "-spectrum_slq_steps 1" "slq_steps" 1 $Q -spectrum_slq_steps 1
 expect_error "-spectrum_initial: missing file" "no such file" 1 $Q -spectrum_initial $S/none.h5
 expect_error "an eigensolve that cannot converge names the options to change" "did not converge" 1 $W -spectrum_eps_max_it 1 -spectrum_eps_tol 1e-14

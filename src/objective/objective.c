@@ -334,12 +334,13 @@ static PetscErrorCode HessMult_Shell(Mat H, Vec x, Vec y)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode HessDestroy_Shell(Mat H)
+/* The context is destroyed through MatShellSetContextDestroy, so that a MatDuplicate (SLEPc's
+   spectral transformations make one) shares it by reference instead of freeing it twice. */
+static PetscErrorCode HessDestroy_Shell(void *c)
 {
-  HessCtx *ctx;
+  HessCtx *ctx = (HessCtx *)c;
 
   PetscFunctionBeginUser;
-  PetscCall(MatShellGetContext(H, &ctx));
   PetscCall(VecDestroy(&ctx->theta));
   PetscCall(PetscFree(ctx));
   PetscFunctionReturn(0);
@@ -362,7 +363,7 @@ PetscErrorCode LandObjectiveCreateHessian(LandObjective obj, Vec theta, Mat *H)
   PetscCall(MatCreateShell(obj->comm, n, n, obj->P, obj->P, ctx, H));
   PetscCall(MatShellSetOperation(*H, MATOP_MULT, (void (*)(void))HessMult_Shell));
   PetscCall(MatShellSetOperation(*H, MATOP_MULT_TRANSPOSE, (void (*)(void))HessMult_Shell));
-  PetscCall(MatShellSetOperation(*H, MATOP_DESTROY, (void (*)(void))HessDestroy_Shell));
+  PetscCall(MatShellSetContextDestroy(*H, HessDestroy_Shell));
   PetscCall(MatSetOption(*H, MAT_SYMMETRIC, PETSC_TRUE));
   PetscCall(MatSetOption(*H, MAT_SYMMETRY_ETERNAL, PETSC_TRUE));
   PetscFunctionReturn(0);
@@ -522,12 +523,11 @@ static PetscErrorCode JacMultTranspose_Shell(Mat J, Vec u, Vec y)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode JacDestroy_Shell(Mat J)
+static PetscErrorCode JacDestroy_Shell(void *c)
 {
-  JacCtx *ctx;
+  JacCtx *ctx = (JacCtx *)c;
 
   PetscFunctionBeginUser;
-  PetscCall(MatShellGetContext(J, &ctx));
   PetscCall(VecDestroy(&ctx->theta_all));
   PetscCall(PetscFree(ctx));
   PetscFunctionReturn(0);
@@ -553,7 +553,7 @@ PetscErrorCode LandObjectiveCreateJacobianShell(LandObjective obj, Vec theta, Ma
   PetscCall(MatCreateShell(obj->comm, set->n * obj->k, nloc, PETSC_DETERMINE, obj->P, ctx, J));
   PetscCall(MatShellSetOperation(*J, MATOP_MULT, (void (*)(void))JacMult_Shell));
   PetscCall(MatShellSetOperation(*J, MATOP_MULT_TRANSPOSE, (void (*)(void))JacMultTranspose_Shell));
-  PetscCall(MatShellSetOperation(*J, MATOP_DESTROY, (void (*)(void))JacDestroy_Shell));
+  PetscCall(MatShellSetContextDestroy(*J, JacDestroy_Shell));
   PetscFunctionReturn(0);
 }
 

@@ -97,7 +97,16 @@ static PetscErrorCode SetFromOptions_Spectrum(LandStage s)
   PetscCall(EPSSetOptionsPrefix(sp->eps, "spectrum_"));
   PetscCall(EPSSetProblemType(sp->eps, EPS_HEP));
   PetscCall(EPSSetDimensions(sp->eps, 5, PETSC_DEFAULT, PETSC_DEFAULT));
+  PetscCall(EPSSetWhichEigenpairs(sp->eps, EPS_LARGEST_IMAGINARY)); /* a sentinel: meaningless for a symmetric problem */
   PetscCall(EPSSetFromOptions(sp->eps));
+  {
+    /* which eigenvalues is the stage's choice (-spectrum_which), made per part: say so rather
+       than override the user's -spectrum_eps_<which> in silence */
+    EPSWhich which;
+    PetscCall(EPSGetWhichEigenpairs(sp->eps, &which));
+    PetscCheck(which == EPS_LARGEST_IMAGINARY, s->run->comm, PETSC_ERR_ARG_WRONG,
+               "the spectrum stage chooses the eigenvalues itself: use -spectrum_which, not a -spectrum_eps_<largest|smallest|target>_* option");
+  }
   PetscCall(EPSGetDimensions(sp->eps, &sp->nev, NULL, NULL));
   {
     /* The smallest eigenvalues of a network Hessian sit at the edge of a dense cluster around zero:
@@ -372,17 +381,25 @@ static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
   sp->part = part;
   if (!sp->nwarm && sp->initial[0]) PetscCall(ReadInitial(s, part));
   PetscCall(EPSSetOperators(sp->eps, sp->H, NULL));
-  PetscCall(EPSSetWhichEigenpairs(sp->eps, part == PART_SMALLEST ? EPS_SMALLEST_REAL : EPS_LARGEST_REAL));
   PetscCall(EPSSetStoppingTestFunction(sp->eps, StopTest, s, NULL));
-  if (!sp->user_conv) {
-    if (sp->hnorm == 0 && part == PART_SMALLEST) {
-      if (sp->done[PART_LARGEST] && sp->ext[1].nconv)
-        sp->hnorm = PetscAbsReal(sp->ext[1].values[0]);
-      else
-        PetscCall(LandHessianNormEstimate(sp->H, &sp->hnorm));
-    }
-    PetscCall(EPSSetConvergenceTestFunction(sp->eps, ConvTest, sp, NULL));
+  if (sp->hnorm == 0 && part == PART_SMALLEST) {
+    if (sp->done[PART_LARGEST] && sp->ext[1].nconv)
+      sp->hnorm = PetscAbsReal(sp->ext[1].values[0]);
+    else
+      PetscCall(LandHessianNormEstimate(sp->H, &sp->hnorm));
   }
+  PetscCall(EPSGetType(sp->eps, &type));
+  if (!strcmp(type, EPSPOWER)) {
+    /* the power method finds the largest magnitude only: the smallest eigenvalues of H are the
+       largest in magnitude of H - ||H|| I (a shift SLEPc undoes in the values it returns) */
+    ST st;
+    PetscCall(EPSGetST(sp->eps, &st));
+    PetscCall(STSetShift(st, part == PART_SMALLEST ? sp->hnorm : 0.0));
+    PetscCall(EPSSetWhichEigenpairs(sp->eps, EPS_LARGEST_MAGNITUDE));
+  } else
+    PetscCall(EPSSetWhichEigenpairs(sp->eps, part == PART_SMALLEST ? EPS_SMALLEST_REAL : EPS_LARGEST_REAL));
+  /* (SLEPc's power method accepts only its own convergence test) */
+  if (!sp->user_conv && strcmp(type, EPSPOWER)) PetscCall(EPSSetConvergenceTestFunction(sp->eps, ConvTest, sp, NULL));
   if (sp->nwarm) {
     /* Krylov methods start from one vector: give them the sum of the previous approximations */
     PetscCall(EPSGetType(sp->eps, &type));
@@ -429,6 +446,19 @@ static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
     e->relres[i] = e->residuals[i] / PetscMax(PetscMax(PetscAbsReal(e->values[i]), sp->hnorm), PETSC_MACHINE_EPSILON);
     PetscCall(VecDestroy(&r));
   }
+  /* ascending for the smallest, descending for the largest, whatever order the method found them in */
+  for (PetscInt i = 1; i < e->nconv; i++)
+    for (PetscInt j = i; j > 0 && (part == PART_SMALLEST ? e->values[j] < e->values[j - 1] : e->values[j] > e->values[j - 1]); j--) {
+      Vec        t    = sp->vecs[part][j];
+      PetscReal *a[3] = {e->values, e->residuals, e->relres};
+      for (PetscInt q = 0; q < 3; q++) {
+        PetscReal x = a[q][j];
+        a[q][j]     = a[q][j - 1];
+        a[q][j - 1] = x;
+      }
+      sp->vecs[part][j]     = sp->vecs[part][j - 1];
+      sp->vecs[part][j - 1] = t;
+    }
   sp->done[part] = PETSC_TRUE;
   PetscCall(PetscPrintf(run->comm,
                         "spectrum: %s %" PetscInt_FMT " eigenpairs in %" PetscInt_FMT " iterations, %" PetscInt_FMT " Hessian products, %.2f s\n",
