@@ -150,6 +150,16 @@ for n in 2 3; do
 a = h5py.File('$WORK/linr1/results.h5')['/linear/hessian_origin_eigenvalues'][:]; b = h5py.File('$WORK/linr$n/results.h5')['/linear/hessian_origin_eigenvalues'][:]
 assert np.allclose(a, b, atol=1e-12, rtol=0)"
 done
+# Small initialisation (std 0.05) and full-batch gradient descent on the same data, reg_l2 0.05 (gamma 0.1):
+# D = 1 escapes to the global minimum 1/2 (2 - (1 - 0.1)^2) = 0.595, D = 2 stays at the origin (loss 1)
+# although its global minimum is 1.289638 / 2: the origin is a bad local minimum.
+GD="$LIN -data_file $WORK/lin_iso.h5 -data_chunk_size 64 -reg_l2 0.05 -net_init normal -net_init_scale 0.05 -stages train -train_type sgd -train_batch_size 64 -train_lr 0.1 -train_max_it 3000 -train_epochs 3000 -train_monitor 0"
+expect_ok "small-init gradient descent, D=1" 1 $GD -net_hidden 2 -output_dir $WORK/lin_gd1
+expect_ok "small-init gradient descent, D=2" 1 $GD -net_hidden 2,2 -output_dir $WORK/lin_gd2
+pycheck "small init: D=1 reaches its global minimum, D=2 stays at the origin" "
+a = h5py.File('$WORK/lin_gd1/results.h5')['/train'].attrs['loss']; b = h5py.File('$WORK/lin_gd2/results.h5')['/train'].attrs['loss']
+t = h5py.File('$WORK/lin_gd2/results.h5')['/theta'][:]; print(a, b, abs(t).max())
+assert abs(a - 0.595) < 1e-9 and abs(b - 1.0) < 1e-12 and abs(t).max() < 1e-6"
 # Only deep linear nets: one-line errors.
 expect_error "linear stage on a relu net" "needs a deep linear network" 1 $LIN -data_file $WORK/lin_iso.h5 -net_hidden 2,2 -net_activation relu
 expect_error "linear stage with biases" "needs a deep linear network" 1 $LIN -data_file $WORK/lin_iso.h5 -net_hidden 2,2 -net_bias 1
