@@ -56,6 +56,17 @@ linrun "D=2 widths 3,1 dropout 0.5" iso 3,1 0.05 -net_noise dropout -net_noise_v
 linrun "D=2 widths 3,2 dropout 0.5" iso 3,2 0.05 -net_noise dropout -net_noise_var 0.5 -stages linear,eval -net_noise_seed 3
 linrun "D=2 anisotropic A" aniso 2,2 0.05 -net_noise dropout -net_noise_var 0.5
 linrun "D=2 anisotropic A, TAO nls" aniso 2,2 0.05 -net_noise dropout -net_noise_var 0.5 -linear_tao_type nls
+# Beyond the reference table: D = 3 with unequal widths and strong dropout, where only TAO checks the closed form.
+linrun "D=3 widths 1,3,2 dropout 1" aniso 1,3,2 0.02 -net_noise dropout -net_noise_var 1
+pycheck "D=3 unequal widths: closed form and TAO agree to 1e-8; prediction variance (kappa - 1) v*^T A v* of every case agrees with TAO's to 1e-7" "
+import glob
+g = h5py.File('$WORK/lin_D=3_widths_1,3,2_dropout_1/results.h5')['/linear']
+assert abs(g['loss_tao'][0] - g['loss_closed'][0]) <= 1e-8 * g['loss_closed'][0] and abs(g.attrs['kappa'] - 2 * 4 / 3 * 3 / 2) < 1e-15
+n = 0
+for f in glob.glob('$WORK/lin_D=*/results.h5'):
+  g = h5py.File(f)['/linear']; a, b = g['prediction_variance_tao'][0], g['prediction_variance_closed'][0]
+  print(f.split('/')[-2], a, b); assert abs(a - b) <= 1e-7 * max(b, 1e-3); n += 1
+assert n >= 8"
 pycheck "closed form = C6 reference minima to 1e-6, and TAO agrees with it to 1e-8" "
 ref = {'D=1 sigma2=0.5 gamma=0.3': 1.608000, 'D=2 sigma2=0.5 gamma=0.1': 1.573811, 'D=2 sigma2=0 gamma=0.1': 1.289638,
        'D=2 widths 1,3 dropout 0.5': 1.626488, 'D=2 widths 3,1 dropout 0.5': 1.626488, 'D=2 widths 3,2 dropout 0.5': 1.538384,
