@@ -56,6 +56,17 @@ linrun "D=2 widths 3,1 dropout 0.5" iso 3,1 0.05 -net_noise dropout -net_noise_v
 linrun "D=2 widths 3,2 dropout 0.5" iso 3,2 0.05 -net_noise dropout -net_noise_var 0.5 -stages linear,eval -net_noise_seed 3
 linrun "D=2 anisotropic A" aniso 2,2 0.05 -net_noise dropout -net_noise_var 0.5
 linrun "D=2 anisotropic A, TAO nls" aniso 2,2 0.05 -net_noise dropout -net_noise_var 0.5 -linear_tao_type nls
+# Beyond the reference table: D = 3 with unequal widths and strong dropout, where only TAO checks the closed form.
+linrun "D=3 widths 1,3,2 dropout 1" aniso 1,3,2 0.02 -net_noise dropout -net_noise_var 1
+pycheck "D=3 unequal widths: closed form and TAO agree to 1e-8; prediction variance (kappa - 1) v*^T A v* of every case agrees with TAO's to 1e-7" "
+import glob
+g = h5py.File('$WORK/lin_D=3_widths_1,3,2_dropout_1/results.h5')['/linear']
+assert abs(g['loss_tao'][0] - g['loss_closed'][0]) <= 1e-8 * g['loss_closed'][0] and abs(g.attrs['kappa'] - 2 * 4 / 3 * 3 / 2) < 1e-15
+n = 0
+for f in glob.glob('$WORK/lin_D=*/results.h5'):
+  g = h5py.File(f)['/linear']; a, b = g['prediction_variance_tao'][0], g['prediction_variance_closed'][0]
+  print(f.split('/')[-2], a, b); assert abs(a - b) <= 1e-7 * max(b, 1e-3); n += 1
+assert n >= 8"
 pycheck "closed form = C6 reference minima to 1e-6, and TAO agrees with it to 1e-8" "
 ref = {'D=1 sigma2=0.5 gamma=0.3': 1.608000, 'D=2 sigma2=0.5 gamma=0.1': 1.573811, 'D=2 sigma2=0 gamma=0.1': 1.289638,
        'D=2 widths 1,3 dropout 0.5': 1.626488, 'D=2 widths 3,1 dropout 0.5': 1.626488, 'D=2 widths 3,2 dropout 0.5': 1.538384,
@@ -150,6 +161,16 @@ for n in 2 3; do
 a = h5py.File('$WORK/linr1/results.h5')['/linear/hessian_origin_eigenvalues'][:]; b = h5py.File('$WORK/linr$n/results.h5')['/linear/hessian_origin_eigenvalues'][:]
 assert np.allclose(a, b, atol=1e-12, rtol=0)"
 done
+# Small initialisation (std 0.05) and full-batch gradient descent on the same data, reg_l2 0.05 (gamma 0.1):
+# D = 1 escapes to the global minimum 1/2 (2 - (1 - 0.1)^2) = 0.595, D = 2 stays at the origin (loss 1)
+# although its global minimum is 1.289638 / 2: the origin is a bad local minimum.
+GD="$LIN -data_file $WORK/lin_iso.h5 -data_chunk_size 64 -reg_l2 0.05 -net_init normal -net_init_scale 0.05 -stages train -train_type sgd -train_batch_size 64 -train_lr 0.1 -train_max_it 3000 -train_epochs 3000 -train_monitor 0"
+expect_ok "small-init gradient descent, D=1" 1 $GD -net_hidden 2 -output_dir $WORK/lin_gd1
+expect_ok "small-init gradient descent, D=2" 1 $GD -net_hidden 2,2 -output_dir $WORK/lin_gd2
+pycheck "small init: D=1 reaches its global minimum, D=2 stays at the origin" "
+a = h5py.File('$WORK/lin_gd1/results.h5')['/train'].attrs['loss']; b = h5py.File('$WORK/lin_gd2/results.h5')['/train'].attrs['loss']
+t = h5py.File('$WORK/lin_gd2/results.h5')['/theta'][:]; print(a, b, abs(t).max())
+assert abs(a - 0.595) < 1e-9 and abs(b - 1.0) < 1e-12 and abs(t).max() < 1e-6"
 # Only deep linear nets: one-line errors.
 expect_error "linear stage on a relu net" "needs a deep linear network" 1 $LIN -data_file $WORK/lin_iso.h5 -net_hidden 2,2 -net_activation relu
 expect_error "linear stage with biases" "needs a deep linear network" 1 $LIN -data_file $WORK/lin_iso.h5 -net_hidden 2,2 -net_bias 1

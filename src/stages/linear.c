@@ -234,6 +234,21 @@ static void Invariants(Linear *lin, const PetscReal *th, PetscReal *v, PetscReal
   }
 }
 
+/* E_x Var_eps f = E f^2 - E_x (E_eps f)^2 = U S_D U^T - v^T A v at th, whose end-to-end map is v. */
+static PetscReal PredictionVariance(Linear *lin, const PetscReal *th, const PetscReal *v)
+{
+  const PetscInt   D = lin->D, nD = lin->n[D];
+  const PetscReal *U    = th + lin->off[D];
+  PetscReal        quad = 0, vAv = 0;
+
+  (void)ExpectedLoss(lin, th, NULL); /* S_D at th */
+  for (PetscInt i = 0; i < nD; i++)
+    for (PetscInt j = 0; j < nD; j++) quad += U[i] * lin->S[D][i * nD + j] * U[j];
+  for (PetscInt i = 0; i < lin->d; i++)
+    for (PetscInt j = 0; j < lin->d; j++) vAv += v[i] * lin->A[i * lin->d + j] * v[j];
+  return quad - vAv;
+}
+
 /* ---------------- (c) the closed form ---------------- */
 
 /* log |v(t)| - log t at t = e^s: positive where |v(t)| > t. */
@@ -684,7 +699,7 @@ static PetscErrorCode Run_Linear(LandStage s)
   LandRun     run = s->run;
   LandResults res = run->results;
   PetscInt    D, d, P, nfail = 0, ibest = 0, maxw = 1, maxww = 1;
-  PetscReal   kappa = 1, gamma, *best, *v_tao, *v_cf, *fro2, f_tao, gnorm, f_cf, errfd = 0, vdiff = 0, vnorm_tao = 0;
+  PetscReal   var_tao, var_cf = 0, kappa = 1, gamma, *best, *v_tao, *v_cf, *fro2, f_tao, gnorm, f_cf, errfd = 0, vdiff = 0, vnorm_tao = 0;
   Reduced     red;
   Solution    sol;
 
@@ -712,6 +727,7 @@ static PetscErrorCode Run_Linear(LandStage s)
   // ---- (b) TAO on the exact expected loss ----
   PetscCall(Minimise(s, best, &f_tao, &gnorm, &ibest));
   Invariants(lin, best, v_tao, fro2);
+  var_tao = PredictionVariance(lin, best, v_tao);
 
   // ---- (c) the closed form ----
   for (PetscInt l = 1; l <= D; l++) kappa *= 1.0 + lin->sigma2 / lin->n[l];
@@ -729,6 +745,8 @@ static PetscErrorCode Run_Linear(LandStage s)
     vdiff += (v_tao[j] - v_cf[j]) * (v_tao[j] - v_cf[j]);
     vnorm_tao += v_tao[j] * v_tao[j];
   }
+  for (PetscInt i = 0; i < d; i++) /* at the balanced minimum Var_eps f(x) = (kappa - 1) (v.x)^2 */
+    for (PetscInt j = 0; j < d; j++) var_cf += (kappa - 1) * v_cf[i] * lin->A[i * d + j] * v_cf[j];
   vdiff     = PetscSqrtReal(vdiff);
   vnorm_tao = PetscSqrtReal(vnorm_tao);
 
@@ -750,6 +768,8 @@ static PetscErrorCode Run_Linear(LandStage s)
                           (double)f_tao));
     for (PetscInt l = 0; l <= D; l++) PetscCall(PetscPrintf(run->comm, " %.6f", (double)fro2[l]));
     PetscCall(PetscPrintf(run->comm, "\n"));
+    PetscCall(PetscPrintf(run->comm, "linear: prediction variance E_x Var_eps f: TAO %.9e, closed form (kappa - 1) v*^T A v* %.9e\n", (double)var_tao,
+                          (double)var_cf));
     PetscCall(Verdict(s, "loss_rel_diff", rel, lin->tol, &nfail));
     PetscCall(Verdict(s, "v_diff", vdiff / PetscMax(tcf, 1.0), PetscSqrtReal(lin->tol), &nfail));
     PetscCall(LandResultsWriteAttrString(res, s->group, "conventions",
@@ -777,6 +797,8 @@ static PetscErrorCode Run_Linear(LandStage s)
     PetscCall(LandResultsWriteArray(res, LandStagePath(s, "v_norm_tao"), 1, 1, &vnorm_tao));
     PetscCall(LandResultsWriteArray(res, LandStagePath(s, "layer_norm2_closed"), 1, 1, &lam2));
     PetscCall(LandResultsWriteArray(res, LandStagePath(s, "layer_norm2_tao"), 1, D + 1, fro2));
+    PetscCall(LandResultsWriteArray(res, LandStagePath(s, "prediction_variance_tao"), 1, 1, &var_tao));
+    PetscCall(LandResultsWriteArray(res, LandStagePath(s, "prediction_variance_closed"), 1, 1, &var_cf));
     PetscCall(LandResultsWriteArray(res, LandStagePath(s, "roots"), 1, 2, roots));
     PetscCall(LandResultsWriteArray(res, LandStagePath(s, "ell_nonzero"), 1, 1, &sol.ell));
     PetscCall(LandResultsWriteAttrString(res, LandStagePath(s, "ell_nonzero"), "meaning",
