@@ -446,6 +446,12 @@ static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
     e->relres[i] = e->residuals[i] / PetscMax(PetscMax(PetscAbsReal(e->values[i]), sp->hnorm), PETSC_MACHINE_EPSILON);
     PetscCall(VecDestroy(&r));
   }
+  /* the same denominator for both parts: max(|lambda|, ||H||), ||H|| known once the largest is found */
+  if (part == PART_LARGEST && e->nconv) {
+    PetscReal h = 0;
+    for (PetscInt i = 0; i < e->nconv; i++) h = PetscMax(h, PetscAbsReal(e->values[i]));
+    for (PetscInt i = 0; i < e->nconv; i++) e->relres[i] = e->residuals[i] / PetscMax(PetscMax(h, sp->hnorm), PETSC_MACHINE_EPSILON);
+  }
   /* ascending for the smallest, descending for the largest, whatever order the method found them in */
   for (PetscInt i = 1; i < e->nconv; i++)
     for (PetscInt j = i; j > 0 && (part == PART_SMALLEST ? e->values[j] < e->values[j - 1] : e->values[j] > e->values[j - 1]); j--) {
