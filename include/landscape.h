@@ -20,7 +20,7 @@ typedef struct _p_LandCheckpoint *LandCheckpoint;
 /* ---- Logging (src/log_events.c) ---- */
 extern PetscClassId  LAND_CLASSID;
 extern PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve,
-    LAND_SLQ, LAND_SNESSolve;
+    LAND_SLQ, LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis;
 PetscErrorCode LandRegisterLogEvents(void);
 
 /* ---- Data (src/data) ---- */
@@ -68,7 +68,7 @@ PetscErrorCode LandNetLoadTheta(LandNet, const char file[], const char dataset[]
 PetscErrorCode LandNetWriteResults(LandNet, LandResults);
 
 /* ---- Objective (src/objective) ---- */
-typedef enum { LAND_LOSS_MSE, LAND_LOSS_L1, LAND_LOSS_CE } LandLoss;
+typedef enum { LAND_LOSS_MSE, LAND_LOSS_L1, LAND_LOSS_CE, LAND_LOSS_QUANTILE } LandLoss;
 extern const char *const LandLosses[];
 
 PetscErrorCode LandObjectiveCreate(LandData, LandNet, LandObjective *);

@@ -32,8 +32,11 @@ struct _p_LandData {
   PetscReal  noise, rho, quantile;
   PetscInt   teacher_hidden[16], teacher_nhidden;
   PetscInt   teacher_act;
-  PetscBool  classify;      /* teacher: labels = argmax of the teacher output */
-  PetscReal *teacher_theta; /* replicated teacher parameters */
+  PetscBool  classify;              /* teacher: labels = argmax of the teacher output */
+  PetscReal *teacher_theta;         /* replicated teacher parameters */
+  PetscReal  range;                 /* uniform generator: x, y ~ U(-range, range) */
+  PetscInt   classes[64], nclasses; /* -data_classes: keep rows of these labels, renumbered 0.. in this order */
+  PetscBool  binary_target;         /* -data_binary_target: two classes -> scalar regression target -1 / +1 */
   PetscErrorCode (*genrow)(LandData, PetscInt64 key, PetscReal *x, PetscReal *y, PetscInt *label);
   PetscBool setupcalled;
 };
@@ -79,6 +82,9 @@ typedef struct {
   PetscReal *gf, *rgf; /* dloss/df and its R-op, m x k */
 } LandWork;
 
+/* Row-major C[M x N] = alpha op(A) op(B) + beta C with BLAS dgemm (src/net/kernels.c). */
+void           LandGemm(char ta, char tb, PetscInt M, PetscInt N, PetscInt K, PetscReal alpha, const PetscReal *A, PetscInt lda, const PetscReal *B,
+                        PetscInt ldb, PetscReal beta, PetscReal *C, PetscInt ldc);
 PetscErrorCode LandWorkCreate(LandNet, PetscInt m, LandWork *);
 PetscErrorCode LandWorkDestroy(LandWork *);
 PetscErrorCode LandNetForward(LandNet, const PetscReal *theta, PetscInt m, const PetscReal *X, PetscInt64 row0, LandWork *);
@@ -95,6 +101,7 @@ struct _p_LandObjective {
   LandData   data;
   LandNet    net;
   LandLoss   loss;
+  PetscReal  quantile; /* alpha of -loss quantile */
   PetscReal  reg_l2;
   PetscBool  reg_l2_bias;
   PetscInt   P, d, k;
@@ -166,6 +173,10 @@ PetscErrorCode LandStageCreate_Stationary(LandStage);
 PetscErrorCode LandStageCreate_Linear(LandStage);
 PetscErrorCode LandStageCreate_Escape(LandStage);
 PetscErrorCode LandStageCreate_Embed(LandStage);
+PetscErrorCode LandStageCreate_Simplex(LandStage);
+/* Trajectory analysis of the Deep ReLU Simplex (src/stages/simplex_analysis.c) */
+PetscErrorCode LandSimplexAnalyze(LandResults, const char group[], PetscInt K, const PetscReal *loss, const PetscReal *step, PetscInt n0,
+                                  const PetscReal *vertices, PetscInt window);
 
 /* ---- Escape neurons of one-hidden-layer ReLU-like nets (src/stages/escape.c, docs/shallow-relu.md) ---- */
 typedef enum { LAND_ESCAPE_NOT_STATIONARY, LAND_ESCAPE_LOCAL_MIN, LAND_ESCAPE_SADDLE, LAND_ESCAPE_UNDETERMINED } LandEscapeVerdict;

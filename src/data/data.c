@@ -23,6 +23,7 @@ PetscErrorCode LandDataCreate(MPI_Comm comm, LandData *data)
   d->chunk = 128;
   d->noise = 0.1;
   d->rho   = 0.0;
+  d->range = 3.0;
   PetscCall(PetscStrcpy(d->type, "hdf5"));
   *data = d;
   PetscFunctionReturn(0);
@@ -174,6 +175,20 @@ static PetscErrorCode GenRow_LAD(LandData data, PetscInt64 key, PetscReal *x, Pe
   PetscFunctionReturn(0);
 }
 
+/* Uniform data of the Deep ReLU Simplex study (research/seeds_000_004.md, A7): x ~ U(-a, a)^d and
+   pure-noise targets y ~ U(-a, a)^k, a = -data_range. */
+static PetscErrorCode GenRow_Uniform(LandData data, PetscInt64 key, PetscReal *x, PetscReal *y, PetscInt *label)
+{
+  PetscReal a = data->range;
+
+  PetscFunctionBeginUser;
+  for (PetscInt j = 0; j < data->d; j++)
+    x[j] = a * (2.0 * LandRandUniform(data->seed, 3000 + key / (1LL << 40), (key % (1LL << 40)) * data->d + j) - 1.0);
+  for (PetscInt j = 0; j < data->k; j++)
+    y[j] = a * (2.0 * LandRandUniform(data->seed, 4000 + key / (1LL << 40), (key % (1LL << 40)) * data->k + j) - 1.0);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode Generate(LandData data)
 {
   PetscFunctionBeginUser;
@@ -232,6 +247,14 @@ static PetscErrorCode DataCreate_LAD(LandData data)
   PetscFunctionBeginUser;
   data->k      = 1;
   data->genrow = GenRow_LAD;
+  PetscCall(Generate(data));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode DataCreate_Uniform(LandData data)
+{
+  PetscFunctionBeginUser;
+  data->genrow = GenRow_Uniform;
   PetscCall(Generate(data));
   PetscFunctionReturn(0);
 }
@@ -338,7 +361,10 @@ static PetscErrorCode AgreeBadRow(LandData data, PetscInt local_bad, PetscInt *b
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode ReadSet(LandData data, hid_t file, const char group[], LandSet *set, const PetscInt *sel, PetscInt N, PetscInt ncls)
+/* map: file label -> label used (-data_classes), or NULL. Labels become one-hot rows of Y, or with
+   -data_binary_target a scalar -1 / +1 target (and the set has no labels). */
+static PetscErrorCode ReadSet(LandData data, hid_t file, const char group[], LandSet *set, const PetscInt *sel, PetscInt N, PetscInt ncls,
+                              const PetscInt *map)
 {
   char     path[256];
   PetscInt bad = -1, badall;
@@ -361,7 +387,13 @@ static PetscErrorCode ReadSet(LandData data, hid_t file, const char group[], Lan
     PetscCheck(badall < 0, data->comm, PETSC_ERR_FILE_UNEXPECTED,
                "%s: /%s/labels row %" PetscInt_FMT " is outside [0, %" PetscInt_FMT ") (num_classes)", data->file, group, sel ? sel[badall] : badall,
                ncls);
-    for (PetscInt i = 0; i < set->n; i++) set->Y[i * data->k + set->labels[i]] = 1.0;
+    if (map)
+      for (PetscInt i = 0; i < set->n; i++) set->labels[i] = map[set->labels[i]];
+    if (data->binary_target) {
+      for (PetscInt i = 0; i < set->n; i++) set->Y[i] = set->labels[i] ? 1.0 : -1.0;
+      PetscCall(PetscFree(set->labels));
+    } else
+      for (PetscInt i = 0; i < set->n; i++) set->Y[i * data->k + set->labels[i]] = 1.0;
   } else {
     PetscCall(PetscSNPrintf(path, sizeof(path), "/%s/Y", group));
     PetscCall(ReadRows(data, file, path, sel, set->rstart, set->n, data->k, H5T_NATIVE_DOUBLE, set->Y));
@@ -398,12 +430,32 @@ static PetscErrorCode ReadNumClasses(LandData data, hid_t file, const char group
   PetscFunctionReturn(0);
 }
 
+/* -data_classes: the sorted rows of a labels dataset (N rows) whose class map[] keeps. Every rank
+   reads all labels: they are small next to the inputs. */
+static PetscErrorCode KeepClasses(LandData data, hid_t file, const char path[], PetscInt N, const PetscInt *map, PetscInt **rows, PetscInt *n)
+{
+  PetscInt *lab, ncls = data->num_classes;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(N + 1, &lab));
+  PetscCall(PetscMalloc1(N + 1, rows));
+  PetscCall(ReadRows(data, file, path, NULL, 0, N, 1, sizeof(PetscInt) == 8 ? H5T_NATIVE_INT64 : H5T_NATIVE_INT32, lab));
+  *n = 0;
+  for (PetscInt i = 0; i < N; i++) {
+    PetscCheck(lab[i] >= 0 && lab[i] < ncls, data->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: %s row %" PetscInt_FMT " is outside [0, %" PetscInt_FMT ")",
+               data->file, path, i, ncls);
+    if (map[lab[i]] >= 0) (*rows)[(*n)++] = i;
+  }
+  PetscCall(PetscFree(lab));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode DataCreate_HDF5(LandData data)
 {
   hid_t     fapl, file;
   PetscBool exists, has_test;
   PetscInt  Nfile, d, k, ncls, Ntest = 0, dt, kt, nclst;
-  PetscInt *trainsel = NULL, *testsel = NULL, Ntrain;
+  PetscInt *trainsel = NULL, *testsel = NULL, Ntrain, *map = NULL, *base = NULL, Nbase = 0, *testbase = NULL;
   char      ypath[256];
 
   PetscFunctionBeginUser;
@@ -436,9 +488,26 @@ static PetscErrorCode DataCreate_HDF5(LandData data)
   data->d           = d;
   data->k           = k;
   data->num_classes = ncls;
+  if (data->nclasses) {
+    PetscCheck(ncls > 0, data->comm, PETSC_ERR_ARG_INCOMP, "-data_classes: %s has no class labels (/train/labels)", data->file);
+    PetscCall(PetscMalloc1(ncls, &map));
+    for (PetscInt c = 0; c < ncls; c++) map[c] = -1;
+    for (PetscInt i = 0; i < data->nclasses; i++) {
+      PetscCheck(data->classes[i] < ncls, data->comm, PETSC_ERR_ARG_OUTOFRANGE,
+                 "-data_classes: class %" PetscInt_FMT " does not exist (%s has %" PetscInt_FMT ")", data->classes[i], data->file, ncls);
+      map[data->classes[i]] = i;
+    }
+    PetscCall(KeepClasses(data, file, "/train/labels", Nfile, map, &base, &Nbase));
+    PetscCheck(Nbase > 0, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_classes: %s has no training rows of these classes", data->file);
+    data->num_classes = data->binary_target ? 0 : data->nclasses;
+    data->k           = data->binary_target ? 1 : data->nclasses;
+    k                 = data->k;
+  } else
+    PetscCheck(!data->binary_target, data->comm, PETSC_ERR_ARG_INCOMP, "-data_binary_target needs -data_classes");
 
   has_test = Exists(file, "/test") && Exists(file, "/test/X");
-  Ntrain   = Nfile;
+  if (!base) Nbase = Nfile;
+  Ntrain = Nbase;
   if (has_test) {
     PetscCheck(data->test_fraction == 0, data->comm, PETSC_ERR_ARG_INCOMP, "-data_test_fraction: %s already has a /test set", data->file);
     PetscCall(DatasetShape(data, file, "/test/X", &Ntest, &dt));
@@ -452,28 +521,29 @@ static PetscErrorCode DataCreate_HDF5(LandData data)
     PetscCheck(dt == Ntest && (ncls || kt == k), data->comm, PETSC_ERR_FILE_UNEXPECTED,
                "%s: %s has shape [%" PetscInt_FMT ", %" PetscInt_FMT "], expected %" PetscInt_FMT " rows%s", data->file, ypath, dt, kt, Ntest,
                ncls ? "" : " and the columns of /train/Y");
+    if (map) PetscCall(KeepClasses(data, file, "/test/labels", Ntest, map, &testbase, &Ntest));
     if (data->test_n > 0) Ntest = PetscMin(Ntest, data->test_n);
   } else if (data->test_fraction > 0) {
     /* seeded split of the file's training rows: the first ntest of a random choice go to test */
-    PetscInt   ntest = (PetscInt)PetscFloorReal(data->test_fraction * Nfile + 0.5), *all;
+    PetscInt   ntest = (PetscInt)PetscFloorReal(data->test_fraction * Nbase + 0.5), *all;
     PetscBool *is_test;
-    PetscCheck(data->test_fraction < 1 && ntest < Nfile, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_test_fraction %g leaves no training rows",
+    PetscCheck(data->test_fraction < 1 && ntest < Nbase, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_test_fraction %g leaves no training rows",
                (double)data->test_fraction);
-    PetscCall(RandomRows(data->seed, 7, Nfile, ntest, &all));
-    PetscCall(PetscCalloc1(Nfile, &is_test));
+    PetscCall(RandomRows(data->seed, 7, Nbase, ntest, &all));
+    PetscCall(PetscCalloc1(Nbase, &is_test));
     for (PetscInt i = 0; i < ntest; i++) is_test[all[i]] = PETSC_TRUE;
     PetscCall(PetscMalloc1(ntest + 1, &testsel));
-    PetscCall(PetscMalloc1(Nfile - ntest + 1, &trainsel));
-    for (PetscInt i = 0, a = 0, b = 0; i < Nfile; i++) {
+    PetscCall(PetscMalloc1(Nbase - ntest + 1, &trainsel));
+    for (PetscInt i = 0, a = 0, b = 0; i < Nbase; i++) {
       if (is_test[i])
-        testsel[a++] = i;
+        testsel[a++] = base ? base[i] : i;
       else
-        trainsel[b++] = i;
+        trainsel[b++] = base ? base[i] : i;
     }
     PetscCall(PetscFree(all));
     PetscCall(PetscFree(is_test));
     Ntest  = ntest;
-    Ntrain = Nfile - ntest;
+    Ntrain = Nbase - ntest;
     if (data->test_n > 0) Ntest = PetscMin(Ntest, data->test_n);
   }
   if (data->train_n > 0 && data->train_n < Ntrain) {
@@ -481,21 +551,30 @@ static PetscErrorCode DataCreate_HDF5(LandData data)
     PetscCall(RandomRows(data->seed, 8, Ntrain, data->train_n, &sub));
     if (trainsel)
       for (PetscInt i = 0; i < data->train_n; i++) sub[i] = trainsel[sub[i]];
+    else if (base)
+      for (PetscInt i = 0; i < data->train_n; i++) sub[i] = base[sub[i]];
     PetscCall(PetscFree(trainsel));
     trainsel = sub;
     Ntrain   = data->train_n;
   }
+  if (!trainsel && base) {
+    trainsel = base;
+    base     = NULL;
+  }
   PetscCall(PetscLogEventBegin(LAND_DataLoad, 0, 0, 0, 0));
-  PetscCall(ReadSet(data, file, "train", &data->set[LAND_SET_TRAIN], trainsel, Ntrain, ncls));
+  PetscCall(ReadSet(data, file, "train", &data->set[LAND_SET_TRAIN], trainsel, Ntrain, ncls, map));
   if (has_test)
-    PetscCall(ReadSet(data, file, "test", &data->set[LAND_SET_TEST], NULL, Ntest, ncls));
+    PetscCall(ReadSet(data, file, "test", &data->set[LAND_SET_TEST], testbase, Ntest, ncls, map));
   else if (testsel)
-    PetscCall(ReadSet(data, file, "train", &data->set[LAND_SET_TEST], testsel, Ntest, ncls));
+    PetscCall(ReadSet(data, file, "train", &data->set[LAND_SET_TEST], testsel, Ntest, ncls, map));
   else
     PetscCall(SetLayout(data, &data->set[LAND_SET_TEST], 0));
   PetscCall(PetscLogEventEnd(LAND_DataLoad, 0, 0, 0, 0));
   PetscCall(PetscFree(trainsel));
   PetscCall(PetscFree(testsel));
+  PetscCall(PetscFree(base));
+  PetscCall(PetscFree(testbase));
+  PetscCall(PetscFree(map));
   H5Fclose(file);
   PetscFunctionReturn(0);
 }
@@ -518,6 +597,7 @@ PetscErrorCode LandDataSetFromOptions(LandData data)
   PetscCall(LandDataRegister("linear_gaussian", DataCreate_LinearGaussian));
   PetscCall(LandDataRegister("five_point", DataCreate_FivePoint));
   PetscCall(LandDataRegister("lad", DataCreate_LAD));
+  PetscCall(LandDataRegister("uniform", DataCreate_Uniform));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-seed", &data->seed, NULL));
   data->gen_n             = 1000;
   data->d                 = 10;
@@ -553,6 +633,15 @@ PetscErrorCode LandDataSetFromOptions(LandData data)
   if (!set) data->teacher_nhidden = 1;
   PetscCall(PetscOptionsEList("-data_teacher_activation", "teacher: activation of the teacher MLP", "LandDataSetFromOptions", LandActivations, 6,
                               LandActivations[LAND_ACT_TANH], &act, NULL));
+  PetscCall(
+      PetscOptionsReal("-data_range", "uniform: x and y uniform in [-range, range]", "LandDataSetFromOptions", data->range, &data->range, NULL));
+  data->nclasses = 64;
+  PetscCall(PetscOptionsIntArray("-data_classes", "Labelled files: keep only the rows of these classes, renumbered 0, 1, ... in this order",
+                                 "LandDataSetFromOptions", data->classes, &data->nclasses, &set));
+  if (!set) data->nclasses = 0;
+  PetscCall(PetscOptionsBool("-data_binary_target",
+                             "With two -data_classes: a scalar regression target, -1 for the first class and +1 for the second",
+                             "LandDataSetFromOptions", data->binary_target, &data->binary_target, NULL));
   PetscCall(PetscOptionsBool("-data_classify", "teacher: class labels = argmax of the teacher's k outputs", "LandDataSetFromOptions", data->classify,
                              &data->classify, NULL));
   PetscOptionsEnd();
@@ -562,6 +651,15 @@ PetscErrorCode LandDataSetFromOptions(LandData data)
   PetscCheck(data->train_n >= 0 && data->test_n >= 0, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_train_n and -data_test_n must be >= 0");
   PetscCheck(data->test_fraction >= 0 && data->test_fraction < 1, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_test_fraction %g must lie in [0, 1)",
              (double)data->test_fraction);
+  PetscCheck(data->range > 0, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_range %g must be positive", (double)data->range);
+  PetscCheck(!data->binary_target || data->nclasses == 2, data->comm, PETSC_ERR_ARG_INCOMP,
+             "-data_binary_target needs exactly two -data_classes (got %" PetscInt_FMT ")", data->nclasses);
+  for (PetscInt i = 0; i < data->nclasses; i++) {
+    PetscCheck(data->classes[i] >= 0, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_classes: class %" PetscInt_FMT " is negative", data->classes[i]);
+    for (PetscInt j = 0; j < i; j++)
+      PetscCheck(data->classes[i] != data->classes[j], data->comm, PETSC_ERR_ARG_WRONG, "-data_classes: class %" PetscInt_FMT " is listed twice",
+                 data->classes[i]);
+  }
   PetscCheck(data->gen_n > 0 && data->d > 0 && data->k > 0, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_n, -data_d and -data_k must be positive");
   PetscFunctionReturn(0);
 }

@@ -29,6 +29,12 @@ static inline void Gemm(char ta, char tb, PetscInt M, PetscInt N, PetscInt K, Pe
   BLASgemm_(&tb, &ta, &m, &n, &k, &alpha, (PetscReal *)B, &la, (PetscReal *)A, &lb, &beta, C, &lc);
 }
 
+void LandGemm(char ta, char tb, PetscInt M, PetscInt N, PetscInt K, PetscReal alpha, const PetscReal *A, PetscInt lda, const PetscReal *B,
+              PetscInt ldb, PetscReal beta, PetscReal *C, PetscInt ldc)
+{
+  Gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 PetscErrorCode LandWorkCreate(LandNet net, PetscInt m, LandWork *w)
 {
   PetscInt mw = PetscMax(net->maxwidth, 1);

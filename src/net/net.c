@@ -3,7 +3,7 @@
 #include <landscape/impl.h>
 
 const char *const        LandActivations[] = {"relu", "leaky_relu", "sigmoid", "tanh", "linear", "softplus", "LandActivation", "LAND_ACT_", NULL};
-static const char *const LandInits[]       = {"he", "glorot", "normal"};
+static const char *const LandInits[]       = {"he", "glorot", "normal", "uniform"};
 const char *const        LandNoises[]      = {"none", "dropout", "gaussian", "LandNoise", "LAND_NOISE_", NULL};
 
 /*@ LandNetCreate - create an MLP description. Collective. @*/
@@ -65,9 +65,11 @@ PetscErrorCode LandNetSetFromOptions(LandNet net)
   PetscCall(PetscOptionsBool("-net_bias", "Use biases", "LandNetSetFromOptions", net->bias, &net->bias, NULL));
   PetscCall(PetscOptionsBool("-net_skip", "Skip connections h_{l+1} = h_l + act(W h_l + b) between hidden layers of equal width",
                              "LandNetSetFromOptions", net->use_skip, &net->use_skip, NULL));
-  PetscCall(PetscOptionsEList("-net_init",
-                              "Weight initialisation (he: N(0,2/n_in), glorot: N(0,2/(n_in+n_out)), normal: N(0,scale^2)); biases start at 0",
-                              "LandNetSetFromOptions", LandInits, 3, net->init, &init, &set));
+  PetscCall(
+      PetscOptionsEList("-net_init",
+                        "Initialisation (he: N(0,2/n_in), glorot: N(0,2/(n_in+n_out)), normal: N(0,scale^2), biases 0; uniform: weights and biases "
+                        "U(-scale,scale))",
+                        "LandNetSetFromOptions", LandInits, 4, net->init, &init, &set));
   if (set) PetscCall(PetscStrcpy(net->init, LandInits[init]));
   PetscCall(PetscOptionsReal("-net_init_scale", "Multiplier of the initial standard deviation (the std itself for -net_init normal)",
                              "LandNetSetFromOptions", net->init_scale, &net->init_scale, NULL));
@@ -174,10 +176,16 @@ PetscErrorCode LandNetInitialize(LandNet net, PetscInt seed, Vec theta)
   for (PetscInt l = 1; l <= net->nlayers; l++) {
     PetscInt  nin = net->width[l - 1], nout = net->width[l], w0 = net->woff[l - 1], w1 = w0 + nin * nout;
     PetscReal std;
-    PetscBool he, glorot;
+    PetscBool he, glorot, uniform;
 
     PetscCall(PetscStrcmp(net->init, "he", &he));
     PetscCall(PetscStrcmp(net->init, "glorot", &glorot));
+    PetscCall(PetscStrcmp(net->init, "uniform", &uniform));
+    if (uniform) {
+      PetscInt e = net->bias ? w1 + nout : w1;
+      for (PetscInt j = PetscMax(lo, w0); j < PetscMin(hi, e); j++) t[j - lo] = net->init_scale * (2.0 * LandRandUniform(seed, 1, j) - 1.0);
+      continue;
+    }
     std = he ? PetscSqrtReal(2.0 / nin) : (glorot ? PetscSqrtReal(2.0 / (nin + nout)) : 1.0);
     std *= net->init_scale;
     for (PetscInt j = PetscMax(lo, w0); j < PetscMin(hi, w1); j++) t[j - lo] = std * LandRandNormal(seed, 1, j);

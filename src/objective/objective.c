@@ -1,11 +1,12 @@
 /* LandObjective: data + network + loss + regulariser, evaluated over the ranks.
    L(theta) = (1/N) sum_i loss_i + reg_l2 sum_l ||W_l||_F^2 (+ biases with -reg_l2_bias), with
-   loss_i = 1/2 ||f_i - y_i||^2 (mse), ||f_i - y_i||_1 (l1) or -log softmax(f_i)_{y_i} (ce).
+   loss_i = 1/2 ||f_i - y_i||^2 (mse), ||f_i - y_i||_1 (l1), -log softmax(f_i)_{y_i} (ce) or the
+   quantile (pinball) loss sum_j rho_alpha(y_ij - f_ij), rho_alpha(u) = u (alpha - [u < 0]).
    Every rank evaluates its own chunks of rows with a replicated theta; chunk results are summed
    in double-double and reduced across ranks (ddsum.c), so results do not depend on the rank count. */
 #include <landscape/impl.h>
 
-const char *const LandLosses[] = {"mse", "l1", "ce", "LandLoss", "LAND_LOSS_", NULL};
+const char *const LandLosses[] = {"mse", "l1", "ce", "quantile", "LandLoss", "LAND_LOSS_", NULL};
 
 enum { WANT_LOSS = 1, WANT_GRAD = 2, WANT_HESS = 4 };
 
@@ -15,11 +16,12 @@ PetscErrorCode LandObjectiveCreate(LandData data, LandNet net, LandObjective *ob
 
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&o));
-  o->comm = data->comm;
-  o->data = data;
-  o->net  = net;
-  o->loss = LAND_LOSS_MSE;
-  *obj    = o;
+  o->comm     = data->comm;
+  o->data     = data;
+  o->net      = net;
+  o->loss     = LAND_LOSS_MSE;
+  o->quantile = 0.5;
+  *obj        = o;
   PetscFunctionReturn(0);
 }
 
@@ -28,13 +30,18 @@ PetscErrorCode LandObjectiveSetFromOptions(LandObjective obj)
 {
   PetscFunctionBeginUser;
   PetscOptionsBegin(obj->comm, NULL, "Objective (LandObjective) options", NULL);
-  PetscCall(PetscOptionsEnum("-loss", "Loss per sample: mse (1/2 ||f-y||^2), l1 (||f-y||_1), ce (softmax cross-entropy)",
+  PetscCall(PetscOptionsEnum("-loss",
+                             "Loss per sample: mse (1/2 ||f-y||^2), l1 (||f-y||_1), ce (softmax cross-entropy), quantile (pinball, -loss_quantile)",
                              "LandObjectiveSetFromOptions", LandLosses, (PetscEnum)obj->loss, (PetscEnum *)&obj->loss, NULL));
+  PetscCall(PetscOptionsReal("-loss_quantile", "Quantile alpha of -loss quantile, in (0, 1)", "LandObjectiveSetFromOptions", obj->quantile,
+                             &obj->quantile, NULL));
   PetscCall(PetscOptionsReal("-reg_l2", "L2 regulariser gamma: adds gamma sum_l ||W_l||_F^2", "LandObjectiveSetFromOptions", obj->reg_l2,
                              &obj->reg_l2, NULL));
   PetscCall(PetscOptionsBool("-reg_l2_bias", "Include the biases in the L2 regulariser", "LandObjectiveSetFromOptions", obj->reg_l2_bias,
                              &obj->reg_l2_bias, NULL));
   PetscOptionsEnd();
+  PetscCheck(obj->quantile > 0 && obj->quantile < 1, obj->comm, PETSC_ERR_ARG_OUTOFRANGE, "-loss_quantile %g must lie in (0, 1)",
+             (double)obj->quantile);
   PetscCheck(obj->reg_l2 >= 0 && PetscIsNormalReal(obj->reg_l2 + 1), obj->comm, PETSC_ERR_ARG_OUTOFRANGE, "-reg_l2 %g must be finite and >= 0",
              (double)obj->reg_l2);
   PetscFunctionReturn(0);
@@ -85,8 +92,8 @@ PetscErrorCode LandObjectiveReplicate(LandObjective obj, Vec x, Vec x_all)
 
 /* Loss of m rows of outputs f against targets y, with g_f = scale dloss/df and, when rf is given,
    rg_f = scale (d^2 loss/df^2) rf. Returns the plain row-order sum of the losses. */
-static PetscReal LossRows(LandLoss loss, PetscInt m, PetscInt k, const PetscReal *f, const PetscReal *y, PetscReal scale, PetscReal *gf,
-                          const PetscReal *rf, PetscReal *rgf)
+static PetscReal LossRows(LandLoss loss, PetscReal alpha, PetscInt m, PetscInt k, const PetscReal *f, const PetscReal *y, PetscReal scale,
+                          PetscReal *gf, const PetscReal *rf, PetscReal *rgf)
 {
   PetscReal sum = 0;
   for (PetscInt i = 0; i < m; i++) {
@@ -106,6 +113,14 @@ static PetscReal LossRows(LandLoss loss, PetscInt m, PetscInt k, const PetscReal
           PetscReal r = fi[j] - yi[j];
           sum += PetscAbsReal(r);
           if (gi) gi[j] = scale * (r > 0 ? 1.0 : (r < 0 ? -1.0 : 0.0));
+          if (rf) rgf[i * k + j] = 0.0;
+        }
+        break;
+      case LAND_LOSS_QUANTILE:
+        for (PetscInt j = 0; j < k; j++) {
+          PetscReal r = fi[j] - yi[j]; /* r = -u: above the target costs 1 - alpha per unit, below it alpha */
+          sum += r > 0 ? (1.0 - alpha) * r : -alpha * r;
+          if (gi) gi[j] = scale * (r > 0 ? 1.0 - alpha : (r < 0 ? -alpha : 0.0));
           if (rf) rgf[i * k + j] = 0.0;
         }
         break;
@@ -168,7 +183,7 @@ static PetscErrorCode ChunkLoop(LandObjective obj, LandSetKind kind, int want, P
     PetscCall(LandNetForward(obj->net, theta, m, set->X + r0 * obj->d, kind == LAND_SET_TRAIN ? (PetscInt64)c * chunk : -1, w));
     if (want & WANT_HESS) PetscCall(LandNetForwardR(obj->net, theta, v, m, w));
     {
-      PetscReal s = LossRows(obj->loss, m, k, w->a[L], set->Y + r0 * k, scale, (want & (WANT_GRAD | WANT_HESS)) ? w->gf : NULL,
+      PetscReal s = LossRows(obj->loss, obj->quantile, m, k, w->a[L], set->Y + r0 * k, scale, (want & (WANT_GRAD | WANT_HESS)) ? w->gf : NULL,
                              (want & WANT_HESS) ? w->rz[L] : NULL, w->rgf);
       s *= scale;
       LandDDAccumulate(1, &s, loss_dd);

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""Reference optimum of LAD / quantile regression as a linear program, for the simplex tests and bench.
+
+  lp_check.py make OUT.h5 N P SEED [noise]   write /train/X (N x P), /train/Y (N x 1): x ~ N(0, 1), y = x.w + Laplace noise
+  lp_check.py solve DATA.h5 LOSS ALPHA BIAS [highs|glpk|both]
+      min (1/N) sum_i w(r_i) |r_i|, r = X b (+ c) - y, w = 1 - alpha above the target and alpha below
+      (LOSS l1: weights 1 and 1). Prints 'highs <loss> <seconds>' and/or 'glpk <loss> <seconds>'.
+The LP: X b + c - u+ + u- = y, u+, u- >= 0, minimise (1/N) (wpos 1.u+ + wneg 1.u-)."""
+import sys, time, os, subprocess, tempfile
+import numpy as np
+import h5py
+
+
+def make(out, n, p, seed, noise=1.0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    w = rng.standard_normal(p)
+    y = X @ w + 0.5 + noise * rng.laplace(size=n)
+    with h5py.File(out, "w") as f:
+        f["/train/X"] = X
+        f["/train/Y"] = y[:, None]
+
+
+def solve_highs(X, y, wpos, wneg, bias):
+    from scipy.optimize import linprog
+    from scipy import sparse
+    n, p = X.shape
+    A = X if not bias else np.hstack([X, np.ones((n, 1))])
+    q = A.shape[1]
+    I = sparse.identity(n, format="csr")
+    Aeq = sparse.hstack([sparse.csr_matrix(A), -I, I], format="csr")
+    c = np.concatenate([np.zeros(q), np.full(n, wpos / n), np.full(n, wneg / n)])
+    bounds = [(None, None)] * q + [(0, None)] * (2 * n)
+    t = time.perf_counter()
+    r = linprog(c, A_eq=Aeq, b_eq=y, bounds=bounds, method="highs-ds")
+    t = time.perf_counter() - t
+    assert r.status == 0, r.message
+    b = r.x[:q]
+    res = A @ b - y
+    loss = np.mean(np.where(res > 0, wpos * res, -wneg * res))
+    return loss, t
+
+
+def solve_glpk(X, y, wpos, wneg, bias):
+    """GLPK's primal simplex through glpsol on a CPLEX-LP file."""
+    n, p = X.shape
+    A = X if not bias else np.hstack([X, np.ones((n, 1))])
+    q = A.shape[1]
+    with tempfile.TemporaryDirectory() as d:
+        lp = os.path.join(d, "lad.lp")
+        sol = os.path.join(d, "lad.sol")
+        with open(lp, "w") as f:
+            f.write("Minimize\n obj: ")
+            # the b's first (coefficient 0), so that they are columns 1..q of the solution file
+            f.write(" + ".join([f"0 b{j}" for j in range(q)] + [f"{wpos / n!r} up{i} + {wneg / n!r} um{i}" for i in range(n)]))
+            f.write("\nSubject To\n")
+            for i in range(n):
+                terms = " + ".join(f"{A[i, j]!r} b{j}" for j in range(q))
+                f.write(f" c{i}: {terms} - up{i} + um{i} = {y[i]!r}\n".replace("+ -", "- "))
+            f.write("Bounds\n")
+            for j in range(q):
+                f.write(f" b{j} free\n")
+            f.write("End\n")
+        t = time.perf_counter()
+        out = subprocess.run(["glpsol", "--lp", lp, "--simplex", "-w", sol], capture_output=True, text=True)
+        t = time.perf_counter() - t
+        assert out.returncode == 0, out.stdout + out.stderr
+        b = np.zeros(q)
+        for line in open(sol):  # GLPK raw solution: "j <column> <status> <primal> <dual>"
+            f = line.split()
+            if f and f[0] == "j" and int(f[1]) <= q:
+                b[int(f[1]) - 1] = float(f[3])
+    res = A @ b - y
+    loss = np.mean(np.where(res > 0, wpos * res, -wneg * res))
+    return loss, t
+
+
+def main():
+    if sys.argv[1] == "make":
+        make(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]) if len(sys.argv) > 6 else 1.0)
+        return
+    data, loss, alpha, bias = sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5] in ("1", "true")
+    which = sys.argv[6] if len(sys.argv) > 6 else "highs"
+    with h5py.File(data, "r") as f:
+        X = f["/train/X"][...]
+        y = f["/train/Y"][...][:, 0]
+    wpos, wneg = (1.0, 1.0) if loss == "l1" else (1.0 - alpha, alpha)
+    if which in ("highs", "both"):
+        v, t = solve_highs(X, y, wpos, wneg, bias)
+        print(f"highs {v!r} {t:.4f}")
+    if which in ("glpk", "both"):
+        v, t = solve_glpk(X, y, wpos, wneg, bias)
+        print(f"glpk {v!r} {t:.4f}")
+
+
+main()
