@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Reference optimum of LAD / quantile regression as a linear program, for the simplex tests and bench.
 
-  lp_check.py make OUT.h5 N P SEED [noise]   write /train/X (N x P), /train/Y (N x 1): x ~ N(0, 1), y = x.w + Laplace noise
+  lp_check.py make OUT.h5 N P SEED [noise]   write /train/X (N x P), /train/Y (N x 1): x ~ N(0, 1), y = x.w + Laplace noise;
+                                              noise < 0: small integers, each row three times (degenerate)
   lp_check.py solve DATA.h5 LOSS ALPHA BIAS [highs|glpk|both]
       min (1/N) sum_i w(r_i) |r_i|, r = X b (+ c) - y, w = 1 - alpha above the target and alpha below
       (LOSS l1: weights 1 and 1). Prints 'highs <loss> <seconds>' and/or 'glpk <loss> <seconds>'.
@@ -13,9 +14,13 @@ import h5py
 
 def make(out, n, p, seed, noise=1.0):
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, p))
-    w = rng.standard_normal(p)
-    y = X @ w + 0.5 + noise * rng.laplace(size=n)
+    if noise < 0:  # degenerate: small integers, every row three times: ties and degenerate vertices
+        X = np.repeat(rng.integers(-2, 3, size=(n // 3, p)).astype(float), 3, axis=0)
+        y = np.repeat(rng.integers(-3, 4, size=n // 3).astype(float), 3)
+    else:
+        X = rng.standard_normal((n, p))
+        w = rng.standard_normal(p)
+        y = X @ w + 0.5 + noise * rng.laplace(size=n)
     with h5py.File(out, "w") as f:
         f["/train/X"] = X
         f["/train/Y"] = y[:, None]

@@ -42,11 +42,18 @@
 extern void dgecon_(const char *, const PetscBLASInt *, const PetscReal *, const PetscBLASInt *, const PetscReal *, PetscReal *, PetscReal *,
                     PetscBLASInt *, PetscBLASInt *);
 
+/* A residual kink on the line of a long step: where it is, how much it raises the slope, its id. */
+typedef struct {
+  PetscReal  tau, inc;
+  PetscInt64 id;
+} Kink;
+
 typedef struct {
   /* options */
   PetscInt  layer, max_pivots, refactor, window, monitor, init_seed;
   PetscReal init_scale, feas_tol, par_tol, opt_tol, loss_tol, drift_tol, pivot_tol, zero_tol, tie_tol, tight_tol;
-  PetscBool bland_always;
+  PetscBool bland_always, long_step;
+  PetscInt  batch; /* kinks per rank per round of the long-step merge */
   /* problem */
   PetscInt         L, l, nin, nout, n0, ncs, nk, first_out, off[LAND_MAX_LAYERS + 1];
   PetscReal        wpos, wneg, slope; /* loss weights above/below the target; negative-side slope of the activation */
@@ -56,7 +63,8 @@ typedef struct {
   PetscReal       *xt, *xtn; /* nloc x nin outputs of layers < l; their norms with the bias entry */
   const PetscReal *Y;
   unsigned char   *state, *crit; /* nloc x ncs */
-  PetscReal       *alpha;        /* nloc x ncs pre-activations at the current vertex */
+  PetscReal       *alpha, *beta; /* nloc x ncs pre-activations at the current vertex, and their rates along the last direction */
+  PetscBool        alpha_stale;  /* recompute alpha from the data at the next vertex pass */
   PetscReal       *th;           /* replicated theta (layers != l fixed) */
   PetscReal       *absW;         /* |W_m| of layers m > l, same offsets as th */
   /* replicated state */
@@ -74,14 +82,18 @@ typedef struct {
   /* history: one row per vertex */
   PetscInt   nhist, maxhist;
   PetscReal *hist, *verts;
+  /* long steps: kinks of this rank, merged kinks, crossed residual ids */
+  Kink       *kinks, *pend;
+  PetscInt    maxpend, ncrossed, maxcrossed;
+  PetscInt64 *crossed;
   /* work */
   PetscReal *Z, *Zb, *tmp, *tmp2, *acc, *buf, *rowz, *rowg, *rowa, *u;
 } Simplex;
 
-#define NHIST 17
+#define NHIST 18
 static const char HistColumns[] =
     "vertex, phase, loss, step, entering_sample, entering_layer, entering_neuron, leaving_sample, leaving_layer, "
-    "leaving_neuron, crossed, flips_tested, descent_edges, cond1, zero_step, drift, tight";
+    "leaving_neuron, crossed, flips_tested, descent_edges, cond1, zero_step, drift, tight, kinks_crossed";
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -252,9 +264,11 @@ static void DecodeId(Simplex *sx, PetscInt64 id, PetscInt *sample, PetscInt *lay
   ConstraintLayer(sx, (PetscInt)(id % sx->ncs), layer, unit);
 }
 
-/* The pass at a vertex: alpha, the loss (double-double, / N), the consistency of every non-basic
-   state with the sign of its constraint (init: set the states from the signs instead), and the
-   number of non-basic constraints that are tight (degeneracy). Collective. */
+/* The pass at a vertex: the loss (double-double, / N), the consistency of every non-basic state
+   with the sign of its constraint, and the number of non-basic constraints that are tight
+   (degeneracy). alpha is kept up to date by alpha += tau beta after each step (the constraints are
+   affine along it) and recomputed from the data when sx->alpha_stale is set (start, refactorisation:
+   that also clears the drift of the updates); init sets the states from the signs. Collective. */
 static PetscErrorCode PassVertex(LandStage s, PetscBool init)
 {
   Simplex   *sx    = (Simplex *)s->data;
@@ -275,7 +289,7 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
         ChunkForward(sx, net, r0, m, sx->x, PETSC_FALSE, Z);
         for (PetscInt j = 0; j < m * sx->ncs; j++) sx->state[r0 * sx->ncs + j] = (unsigned char)(Z[j] > 0);
       }
-    } else
+    } else if (sx->alpha_stale)
       ChunkForward(sx, net, r0, m, sx->x, PETSC_FALSE, Z);
     ChunkBound(sx, net, r0, m, sx->x, PETSC_FALSE, sx->Zb);
     for (PetscInt i = 0; i < m; i++) {
@@ -296,6 +310,7 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
     }
     LandDDAccumulate(1, &f, dd);
   }
+  sx->alpha_stale = PETSC_FALSE;
   PetscCall(LandDDAllreduce(s->run->comm, 1, dd));
   sx->loss = dd[0] / sx->N;
   if (bad < 0) bad = LAND_INT64_MAX;
@@ -315,28 +330,42 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
   PetscFunctionReturn(0);
 }
 
-/* Ratio test along the unit direction v from the current vertex: the smallest step tau >= 0 at
-   which a non-basic constraint heading for its boundary reaches it. Ties within -simplex_tie_tol
-   go to the lowest global id. Returns tau = inf and id = -1 when nothing is hit. Collective. */
-static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscReal *tau, PetscInt64 *id)
+static int KinkCmp(const void *a, const void *b)
+{
+  const Kink *x = (const Kink *)a, *y = (const Kink *)b;
+  if (x->tau != y->tau) return x->tau < y->tau ? -1 : 1;
+  return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
+}
+
+/* Ratio test along the unit direction v from the current vertex (beta = dz/dt is kept for the
+   update of alpha). first: the smallest step tau >= 0 at which a non-basic constraint heading for
+   its boundary reaches it; ties within -simplex_tie_tol go to the lowest global id. long
+   (-simplex_step long, phase 2): the residual kinks before the first hidden-neuron hit are crossed
+   as long as the loss still falls along v (slope0 < 0 at the start; each crossing raises the slope
+   by (wpos + wneg) |dr/dt| / N and bends no other constraint), the Barrodale-Roberts step; the
+   kinks are merged across ranks in (tau, id) order in batches. The crossed residual ids are
+   returned in sx->crossed. Returns id = -1 when nothing is hit. Collective. */
+static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscBool longstep, PetscReal slope0, PetscReal *tau, PetscInt64 *id)
 {
   Simplex   *sx   = (Simplex *)s->data;
   LandNet    net  = s->run->net;
-  PetscReal  tmin = PETSC_MAX_REAL, lim;
+  PetscReal  tmin = PETSC_MAX_REAL, thid = PETSC_MAX_REAL, lim;
   PetscInt64 best = LAND_INT64_MAX;
+  PetscInt   nk   = 0;
+  Kink      *kl   = sx->kinks;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(LAND_SimplexPass, 0, 0, 0, 0));
-  /* pass 1: the smallest step; the steps are kept in Zb's place for pass 2 */
+  sx->ncrossed = 0;
   for (PetscInt c = sx->cstart; c < sx->cend; c++) {
     PetscInt   r0 = c * sx->chunk - sx->rstart, m = PetscMin(sx->chunk, sx->nloc - r0);
-    PetscReal *T = sx->tmp2 + r0 * sx->ncs;
-    ChunkForward(sx, net, r0, m, v, PETSC_TRUE, sx->Z);
+    PetscReal *T = sx->tmp2 + r0 * sx->ncs, *Bt = sx->beta + r0 * sx->ncs;
+    ChunkForward(sx, net, r0, m, v, PETSC_TRUE, Bt);
     ChunkBound(sx, net, r0, m, v, PETSC_TRUE, sx->Zb);
     for (PetscInt i = 0; i < m; i++)
       for (PetscInt j = 0; j < sx->ncs; j++) {
         PetscInt  q = (r0 + i) * sx->ncs + j;
-        PetscReal a = sx->alpha[q], b = sx->Z[i * sx->ncs + j], zeta, delta;
+        PetscReal a = sx->alpha[q], b = Bt[i * sx->ncs + j], zeta, delta;
         T[i * sx->ncs + j] = PETSC_MAX_REAL;
         if (sx->crit[q]) continue;
         zeta  = sx->state[q] ? a : -a;
@@ -345,22 +374,124 @@ static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscReal *tau,
           PetscReal t        = PetscMax(zeta, 0.0) / -delta;
           T[i * sx->ncs + j] = t;
           tmin               = PetscMin(tmin, t);
+          if (j < sx->first_out) thid = PetscMin(thid, t);
         }
       }
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &tmin, 1, MPIU_REAL, MPI_MIN, s->run->comm));
-  if (tmin < PETSC_MAX_REAL) {
+  if (longstep) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &thid, 1, MPIU_REAL, MPI_MIN, s->run->comm));
+  if (longstep && tmin < thid) {
+    /* residual kinks strictly before the first hidden hit, sorted by (tau, id) */
+    PetscReal   slope = slope0, H;
+    PetscInt    pos = 0, npend = 0;
+    PetscMPIInt size = sx->size, *cnt, *displ;
+    PetscBool   stop = PETSC_FALSE;
+    for (PetscInt r = 0; r < sx->nloc; r++)
+      for (PetscInt o = 0; o < sx->nk; o++) {
+        PetscInt q = r * sx->ncs + sx->first_out + o;
+        if (sx->tmp2[q] < thid) {
+          kl[nk].tau = sx->tmp2[q];
+          kl[nk].inc = (sx->wpos + sx->wneg) * PetscAbsReal(sx->beta[q]) / sx->N;
+          kl[nk].id  = (PetscInt64)sx->rstart * sx->ncs + q;
+          nk++;
+        }
+      }
+    qsort(kl, (size_t)nk, sizeof(Kink), KinkCmp);
+    PetscCall(PetscMalloc2(size, &cnt, size + 1, &displ));
+    while (!stop) {
+      PetscInt    nb   = PetscMin(sx->batch, nk - pos);
+      PetscMPIInt mine = (PetscMPIInt)(3 * nb);
+      PetscReal   h    = pos + nb < nk ? kl[pos + nb - 1].tau : PETSC_MAX_REAL, *snd, *all;
+      PetscInt    ntot, nsafe;
+      PetscCallMPI(MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, s->run->comm));
+      displ[0] = 0;
+      for (PetscMPIInt p = 0; p < size; p++) displ[p + 1] = displ[p] + cnt[p];
+      ntot = displ[size] / 3;
+      PetscCall(PetscMalloc2(3 * nb + 1, &snd, displ[size] + 1, &all));
+      for (PetscInt q = 0; q < nb; q++) {
+        snd[3 * q]     = kl[pos + q].tau;
+        snd[3 * q + 1] = kl[pos + q].inc;
+        snd[3 * q + 2] = (PetscReal)kl[pos + q].id; /* exact below 2^53 */
+      }
+      pos += nb;
+      PetscCallMPI(MPI_Allgatherv(snd, mine, MPIU_REAL, all, cnt, displ, MPIU_REAL, s->run->comm));
+      PetscCallMPI(MPI_Allreduce(&h, &H, 1, MPIU_REAL, MPI_MIN, s->run->comm));
+      if (npend + ntot > sx->maxpend) {
+        sx->maxpend = 2 * (npend + ntot) + 64;
+        PetscCall(PetscRealloc(sizeof(Kink) * sx->maxpend, &sx->pend));
+      }
+      for (PetscInt q = 0; q < ntot; q++) {
+        sx->pend[npend].tau = all[3 * q];
+        sx->pend[npend].inc = all[3 * q + 1];
+        sx->pend[npend].id  = (PetscInt64)all[3 * q + 2];
+        npend++;
+      }
+      PetscCall(PetscFree2(snd, all));
+      qsort(sx->pend, (size_t)npend, sizeof(Kink), KinkCmp);
+      /* below H every rank has offered all its kinks: that prefix is final */
+      for (nsafe = 0; nsafe < npend && (sx->pend[nsafe].tau < H || H == PETSC_MAX_REAL); nsafe++) {
+        slope += sx->pend[nsafe].inc;
+        if (slope >= 0) { /* the loss along v stops falling at this kink: it enters */
+          tmin = sx->pend[nsafe].tau;
+          best = sx->pend[nsafe].id;
+          stop = PETSC_TRUE;
+          break;
+        }
+        if (sx->ncrossed == sx->maxcrossed) {
+          sx->maxcrossed = 2 * sx->maxcrossed + 64;
+          PetscCall(PetscRealloc(sizeof(PetscInt64) * sx->maxcrossed, &sx->crossed));
+        }
+        sx->crossed[sx->ncrossed++] = sx->pend[nsafe].id;
+      }
+      if (stop) break;
+      PetscCall(PetscArraymove(sx->pend, sx->pend + nsafe, npend - nsafe));
+      npend -= nsafe;
+      if (H == PETSC_MAX_REAL) break; /* every kink crossed and the loss still falls: the hidden hit */
+    }
+    PetscCall(PetscFree2(cnt, displ));
+    if (!stop) {
+      tmin = thid;
+      best = LAND_INT64_MAX;
+      if (thid < PETSC_MAX_REAL) {
+        lim = thid + sx->tie_tol * thid;
+        for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++)
+          if (q % sx->ncs < sx->first_out && sx->tmp2[q] <= lim) {
+            best = (PetscInt64)(sx->rstart) * sx->ncs + q;
+            break;
+          }
+      }
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &best, 1, MPIU_INT64, MPI_MIN, s->run->comm));
+    }
+  } else if (tmin < PETSC_MAX_REAL) {
     lim = tmin + sx->tie_tol * tmin;
     for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++)
       if (sx->tmp2[q] <= lim) {
         best = (PetscInt64)(sx->rstart) * sx->ncs + q;
         break; /* rows and constraints are in global-id order */
       }
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &best, 1, MPIU_INT64, MPI_MIN, s->run->comm));
   }
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &best, 1, MPIU_INT64, MPI_MIN, s->run->comm));
   PetscCall(PetscLogEventEnd(LAND_SimplexPass, 0, 0, 0, 0));
   *tau = tmin;
   *id  = best == LAND_INT64_MAX ? -1 : best;
+  PetscFunctionReturn(0);
+}
+
+/* After x += tau v: alpha += tau beta, and the crossed residual kinks change sides. Collective
+   (the gradient is recomputed when kinks were crossed). */
+static PetscErrorCode AdvanceAlpha(LandStage s, PetscReal tau)
+{
+  Simplex *sx = (Simplex *)s->data;
+
+  PetscFunctionBeginUser;
+  for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++) sx->alpha[q] += tau * sx->beta[q];
+  for (PetscInt c = 0; c < sx->ncrossed; c++) {
+    PetscInt64 row = sx->crossed[c] / sx->ncs;
+    if (row >= sx->rstart && row < sx->rstart + sx->nloc) {
+      PetscInt q   = (PetscInt)(sx->crossed[c] - (PetscInt64)sx->rstart * sx->ncs);
+      sx->state[q] = (unsigned char)!sx->state[q];
+    }
+  }
   PetscFunctionReturn(0);
 }
 
@@ -483,6 +614,7 @@ static PetscErrorCode Rebuild(LandStage s)
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sx->At, (PetscMPIInt)(sx->n0 * sx->n0), MPIU_REAL, MPI_SUM, s->run->comm));
   PetscCall(Refactor(s));
   PetscCall(FullGradient(s));
+  sx->alpha_stale = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
 
@@ -801,6 +933,7 @@ static PetscErrorCode Record(LandStage s, PetscReal step, PetscInt64 enter, Pets
   h[14] = zero;
   h[15] = drift;
   h[16] = sx->ntight;
+  h[17] = sx->ncrossed;
   PetscCall(PetscArraycpy(sx->verts + sx->n0 * sx->nhist, sx->x, sx->n0));
   sx->nhist++;
   PetscFunctionReturn(0);
@@ -867,6 +1000,18 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
                               "Edge choice: steepest (normalised steepest edge; Bland's rule after a zero-length pivot) or bland (always)", "simplex",
                               rules, 2, rules[rule], &rule, NULL));
   sx->bland_always = (PetscBool)(rule == 1);
+  {
+    const char *const steps[] = {"first", "long"};
+    PetscInt          st      = sx->long_step ? 1 : 0;
+    PetscCall(
+        PetscOptionsEList("-simplex_step",
+                          "Phase-2 step: first (to the first constraint hit, as in the study) or long (also across residual kinks while the loss "
+                          "still falls: Barrodale-Roberts)",
+                          "simplex", steps, 2, steps[st], &st, NULL));
+    sx->long_step = (PetscBool)(st == 1);
+  }
+  PetscCall(
+      PetscOptionsInt("-simplex_long_batch", "Long steps: kinks each rank contributes per merge round", "simplex", sx->batch, &sx->batch, NULL));
   PetscCall(PetscOptionsInt("-simplex_refactor", "Refactorise the basis with LAPACK (and recompute g) every this many pivots", "simplex",
                             sx->refactor, &sx->refactor, NULL));
   PetscCall(PetscOptionsReal("-simplex_pivot_tol", "Refactorise instead of updating when |pivot| <= tol * max |B a|", "simplex", sx->pivot_tol,
@@ -896,6 +1041,7 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
       PetscOptionsInt("-simplex_monitor", "Print a progress line every this many pivots (0: none)", "simplex", sx->monitor, &sx->monitor, NULL));
   PetscOptionsEnd();
   if (!set) sx->init_seed = s->run->seed;
+  PetscCheck(sx->batch >= 1, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_long_batch %" PetscInt_FMT " must be >= 1", sx->batch);
   PetscCheck(sx->refactor >= 1, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_refactor %" PetscInt_FMT " must be >= 1", sx->refactor);
   PetscCheck(sx->max_pivots >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_max_pivots must be >= 0");
   PetscCheck(sx->window >= 3, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_window %" PetscInt_FMT " must be >= 3", sx->window);
@@ -1004,6 +1150,9 @@ static PetscErrorCode SetUp(LandStage s)
     sx->xtn[r] = PetscSqrtReal(Dot(sx->nin, sx->xt + r * sx->nin, sx->xt + r * sx->nin) + (net->bias ? 1.0 : 0.0));
   w = net->maxwidth + sx->nk;
   PetscCall(PetscCalloc3(sx->nloc * sx->ncs + 1, &sx->state, sx->nloc * sx->ncs + 1, &sx->crit, sx->nloc * sx->ncs + 1, &sx->alpha));
+  PetscCall(PetscCalloc1(sx->nloc * sx->ncs + 1, &sx->beta));
+  PetscCall(PetscMalloc1(sx->nloc * sx->nk + 1, &sx->kinks));
+  sx->alpha_stale = PETSC_TRUE;
   PetscCall(PetscMalloc4(sx->chunk * PetscMax(sx->ncs, w), &sx->Z, sx->chunk * PetscMax(sx->ncs, w), &sx->Zb, sx->chunk * w, &sx->tmp,
                          PetscMax(sx->nloc * sx->ncs, w) + 1, &sx->tmp2));
   PetscCall(
@@ -1071,16 +1220,17 @@ static PetscErrorCode Phase1(LandStage s)
       vn = PetscSqrtReal(Dot(n0, sx->v, sx->v));
     }
     for (PetscInt j = 0; j < n0; j++) sx->v[j] /= vn;
-    PetscCall(PassRatio(s, sx->v, &tau, &id));
+    PetscCall(PassRatio(s, sx->v, PETSC_FALSE, 0, &tau, &id));
     if (id < 0 && nullspace) {
       for (PetscInt j = 0; j < n0; j++) sx->v[j] = -sx->v[j];
-      PetscCall(PassRatio(s, sx->v, &tau, &id));
+      PetscCall(PassRatio(s, sx->v, PETSC_FALSE, 0, &tau, &id));
     }
     PetscCheck(id >= 0, s->run->comm, PETSC_ERR_NOT_CONVERGED,
                "simplex: phase 1 found no constraint along %s direction after %" PetscInt_FMT " of %" PetscInt_FMT
                " constraints: the loss is %s along a line (a neuron dead on every sample leaves its weights free)",
                nullspace ? "either sense of a constant-loss" : "a descent", sx->nb, n0, nullspace ? "constant" : "unbounded below");
     for (PetscInt j = 0; j < n0; j++) sx->x[j] += tau * sx->v[j];
+    PetscCall(AdvanceAlpha(s, tau));
     PetscCall(BasisNormal(s, id, sx->buf, &sx->bstate[sx->nb]));
     {
       PetscInt64 row = id / sx->ncs;
@@ -1170,11 +1320,13 @@ static PetscErrorCode Phase2(LandStage s)
       PetscReal nr = PetscSqrtReal(Dot(n0, sx->B + best * n0, sx->B + best * n0));
       for (PetscInt j = 0; j < n0; j++) sx->v[j] = sx->B[best * n0 + j] / nr;
     }
-    PetscCall(PassRatio(s, sx->v, &tau, &id));
+    PetscCall(PassRatio(s, sx->v, sx->long_step, Dot(n0, sx->g, sx->v), &tau, &id));
     PetscCheck(id >= 0, s->run->comm, PETSC_ERR_NOT_CONVERGED,
                "simplex: the descent edge at vertex %" PetscInt_FMT " meets no constraint: the loss would be unbounded below, impossible for L1",
                sx->k);
     for (PetscInt j = 0; j < n0; j++) sx->x[j] += tau * sx->v[j];
+    PetscCall(AdvanceAlpha(s, tau));
+    if (sx->ncrossed) PetscCall(FullGradient(s));
     PetscCall(BasisNormal(s, id, sx->buf, &sx->bstate[best]));
     {
       PetscInt64 row = id / sx->ncs;
@@ -1264,8 +1416,9 @@ static PetscErrorCode Run_Simplex(LandStage s)
     PetscCall(PetscStrcpy(sx->verdict, convex ? "global minimum" : "local minimum"));
     PetscCall(PetscSNPrintf(
         sx->test, sizeof(sx->test), "edge test: all %" PetscInt_FMT " one-sided directional derivatives >= -%.1e ||g|| (%" PetscInt_FMT " flat)%s%s",
-        2 * sx->n0, (double)sx->opt_tol, sx->nflat, sx->ntight ? "; degenerate vertex: the test covers the basis cone" : "; non-degenerate vertex",
-        convex ? "; convex problem (no hidden layer after l): the vertex is a global minimum" : ""));
+        2 * sx->n0, (double)sx->opt_tol, sx->nflat,
+        sx->ntight ? (convex ? "; degenerate vertex" : "; degenerate vertex: the test covers the basis cone") : "; non-degenerate vertex",
+        convex ? "; convex problem (no hidden layer after l): the edge test gives a dual feasible point, so the vertex is a global minimum" : ""));
     if (sx->ntight && !convex) {
       PetscCall(PetscSNPrintf(buf, sizeof(buf), " (%" PetscInt_FMT " more active constraints)", sx->ntight));
       PetscCall(PetscStrlcat(sx->test, buf, sizeof(sx->test)));
@@ -1393,6 +1546,10 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++) a[q] = sx->state[q] + 2 * sx->crit[q];
   PetscCall(VecRestoreArray(st, &a));
   PetscCall(LandCheckpointPutVec(ck, "states", st));
+  PetscCall(VecGetArray(st, &a));
+  PetscCall(PetscArraycpy(a, sx->alpha, sx->nloc * sx->ncs)); /* alpha carries the updates' round-off: resume with it */
+  PetscCall(VecRestoreArray(st, &a));
+  PetscCall(LandCheckpointPutVec(ck, "alpha", st));
   PetscCall(VecDestroy(&st));
   PetscFunctionReturn(0);
 }
@@ -1476,6 +1633,11 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
     sx->crit[q]  = (unsigned char)(v >> 1);
   }
   PetscCall(VecRestoreArray(st, &a));
+  PetscCall(LandCheckpointGetVec(ck, "alpha", st));
+  PetscCall(VecGetArray(st, &a));
+  PetscCall(PetscArraycpy(sx->alpha, a, sx->nloc * sx->ncs));
+  PetscCall(VecRestoreArray(st, &a));
+  sx->alpha_stale = PETSC_FALSE;
   PetscCall(VecDestroy(&st));
   PetscFunctionReturn(0);
 }
@@ -1489,6 +1651,10 @@ static PetscErrorCode Destroy_Simplex(LandStage s)
   PetscCall(PetscFree2(sx->th, sx->absW));
   PetscCall(PetscFree2(sx->xt, sx->xtn));
   PetscCall(PetscFree3(sx->state, sx->crit, sx->alpha));
+  PetscCall(PetscFree(sx->beta));
+  PetscCall(PetscFree(sx->kinks));
+  PetscCall(PetscFree(sx->pend));
+  PetscCall(PetscFree(sx->crossed));
   PetscCall(PetscFree4(sx->Z, sx->Zb, sx->tmp, sx->tmp2));
   PetscCall(PetscFree5(sx->acc, sx->buf, sx->rowz, sx->rowg, sx->rowa));
   PetscCall(PetscFree(sx->u));
@@ -1511,6 +1677,7 @@ PetscErrorCode LandStageCreate_Simplex(LandStage s)
   sx->layer         = 1;
   sx->max_pivots    = 1000000;
   sx->refactor      = 50;
+  sx->batch         = 256;
   sx->pivot_tol     = 1e-8;
   sx->feas_tol      = 1e-8;
   sx->par_tol       = 1e-12;
