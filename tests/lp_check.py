@@ -3,9 +3,11 @@
 
   lp_check.py make OUT.h5 N P SEED [noise]   write /train/X (N x P), /train/Y (N x 1): x ~ N(0, 1), y = x.w + Laplace noise;
                                               noise < 0: small integers, each row three times (degenerate)
-  lp_check.py solve DATA.h5 LOSS ALPHA BIAS [highs|glpk|both]
+  lp_check.py solve DATA.h5 LOSS ALPHA BIAS [dual|highs|glpk|both|all]
       min (1/N) sum_i w(r_i) |r_i|, r = X b (+ c) - y, w = 1 - alpha above the target and alpha below
-      (LOSS l1: weights 1 and 1). Prints 'highs <loss> <seconds>' and/or 'glpk <loss> <seconds>'.
+      (LOSS l1: weights 1 and 1). dual (default): the optimal value of the LP dual by HiGHS's dual
+      simplex (equal to the primal optimum by strong duality); highs / glpk: the primal LP.
+      Prints '<solver> <loss> <seconds>' lines.
 The LP: X b + c - u+ + u- = y, u+, u- >= 0, minimise (1/N) (wpos 1.u+ + wneg 1.u-)."""
 import sys, time, os, subprocess, tempfile
 import numpy as np
@@ -26,6 +28,24 @@ def make(out, n, p, seed, noise=1.0):
         f["/train/Y"] = y[:, None]
 
 
+def loss_of(A, y, b, wpos, wneg):
+    res = A @ b - y
+    return np.mean(np.where(res > 0, wpos * res, -wneg * res))
+
+
+def solve_highs_dual(X, y, wpos, wneg, bias, method="highs-ds"):
+    """The LP dual of LAD / quantile regression (Barrodale-Roberts' view): max y.l subject to
+    A^T l = 0, -wpos <= l_i <= wneg. n bounded variables and q equality constraints."""
+    from scipy.optimize import linprog
+    n, p = X.shape
+    A = X if not bias else np.hstack([X, np.ones((n, 1))])
+    t = time.perf_counter()
+    r = linprog(-y, A_eq=A.T, b_eq=np.zeros(A.shape[1]), bounds=[(-wpos, wneg)] * n, method=method)
+    t = time.perf_counter() - t
+    assert r.status == 0, r.message
+    return -r.fun / n, t
+
+
 def solve_highs(X, y, wpos, wneg, bias):
     from scipy.optimize import linprog
     from scipy import sparse
@@ -41,9 +61,7 @@ def solve_highs(X, y, wpos, wneg, bias):
     t = time.perf_counter() - t
     assert r.status == 0, r.message
     b = r.x[:q]
-    res = A @ b - y
-    loss = np.mean(np.where(res > 0, wpos * res, -wneg * res))
-    return loss, t
+    return loss_of(A, y, b, wpos, wneg), t
 
 
 def solve_glpk(X, y, wpos, wneg, bias):
@@ -75,9 +93,7 @@ def solve_glpk(X, y, wpos, wneg, bias):
             f = line.split()
             if f and f[0] == "j" and int(f[1]) <= q:
                 b[int(f[1]) - 1] = float(f[3])
-    res = A @ b - y
-    loss = np.mean(np.where(res > 0, wpos * res, -wneg * res))
-    return loss, t
+    return loss_of(A, y, b, wpos, wneg), t
 
 
 def main():
@@ -85,15 +101,18 @@ def main():
         make(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]) if len(sys.argv) > 6 else 1.0)
         return
     data, loss, alpha, bias = sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5] in ("1", "true")
-    which = sys.argv[6] if len(sys.argv) > 6 else "highs"
+    which = sys.argv[6] if len(sys.argv) > 6 else "dual"
     with h5py.File(data, "r") as f:
         X = f["/train/X"][...]
         y = f["/train/Y"][...][:, 0]
     wpos, wneg = (1.0, 1.0) if loss == "l1" else (1.0 - alpha, alpha)
-    if which in ("highs", "both"):
+    if which in ("dual", "all"):
+        v, t = solve_highs_dual(X, y, wpos, wneg, bias)
+        print(f"highs-dual {v!r} {t:.4f}")
+    if which in ("highs", "both", "all"):
         v, t = solve_highs(X, y, wpos, wneg, bias)
         print(f"highs {v!r} {t:.4f}")
-    if which in ("glpk", "both"):
+    if which in ("glpk", "both", "all"):
         v, t = solve_glpk(X, y, wpos, wneg, bias)
         print(f"glpk {v!r} {t:.4f}")
 

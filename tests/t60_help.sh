@@ -1,7 +1,9 @@
 # -help documents every option that the code reads.
 help=$("$LAND" -skip_petscrc -help -data_type teacher -stages train,eval,check,spectrum,stationary,linear -train_type tao 2>&1
   # the escape and embed stages need a one-hidden-layer ReLU net
-  "$LAND" -skip_petscrc -help -data_type five_point -net_hidden 4 -net_activation relu -stages escape,embed -embed_add 1 -output_dir "$WORK/help_escape" 2>&1)
+  "$LAND" -skip_petscrc -help -data_type five_point -net_hidden 4 -net_activation relu -stages escape,embed -embed_add 1 -output_dir "$WORK/help_escape" 2>&1
+  # the simplex stage needs a ReLU net and the L1 loss
+  "$LAND" -skip_petscrc -help -data_type uniform -data_n 50 -net_hidden 3 -net_activation relu -loss l1 -stages simplex -simplex_max_pivots 0 -output_dir "$WORK/help_simplex" 2>&1)
 missing=""
 for o in $(grep -rhoE 'PetscOptions(Int|Real|Bool|String|Enum|EList|FList|IntArray|StringArray|RealArray)\("-[a-z_0-9]+' "$ROOT/src" --exclude=import.c | sed 's/.*("//' | sort -u); do
   # the classifier's tolerances (escape.c) are read with a prefix: look for them under the escape stage's

@@ -64,7 +64,6 @@ typedef struct {
   const PetscReal *Y;
   unsigned char   *state, *crit; /* nloc x ncs */
   PetscReal       *alpha, *beta; /* nloc x ncs pre-activations at the current vertex, and their rates along the last direction */
-  PetscBool        alpha_stale;  /* recompute alpha from the data at the next vertex pass */
   PetscReal       *th;           /* replicated theta (layers != l fixed) */
   PetscReal       *absW;         /* |W_m| of layers m > l, same offsets as th */
   /* replicated state */
@@ -72,6 +71,8 @@ typedef struct {
   PetscInt64 *basis;
   PetscInt    nb, *bstate;
   /* walk */
+  PetscInt  nsingular, cycles_broken, excluded;
+  PetscBool random_mode;
   PetscInt  phase, k, phase1_steps, pivots, zero_pivots, since_refactor, refactors, bland, zero_run, ndescent, ntight, nflat;
   PetscReal loss, loss0, loss1, drift_max, cond;
   PetscBool done, certified, halted;
@@ -96,6 +97,13 @@ static const char HistColumns[] =
     "leaving_neuron, crossed, flips_tested, descent_edges, cond1, zero_step, drift, tight, kinks_crossed";
 
 /* ---------------------------------------------------------------- helpers */
+
+static PetscReal Dot(PetscInt n, const PetscReal *a, const PetscReal *b)
+{
+  PetscReal t = 0;
+  for (PetscInt i = 0; i < n; i++) t += a[i] * b[i];
+  return t;
+}
 
 static inline PetscReal MaskVal(Simplex *sx, unsigned char s)
 {
@@ -228,17 +236,15 @@ static void ChunkForward(Simplex *sx, LandNet net, PetscInt r0, PetscInt m, cons
       for (PetscInt o = 0; o < sx->nk; o++) Z[i * sx->ncs + sx->first_out + o] -= sx->Y[(r0 + i) * sx->nk + o];
 }
 
-/* Zb = bounds on |Z| entry by entry (triangle inequality): |x_j . (x~, 1)| <= ||x_j|| ||(x~, 1)|| at
-   layer l, then |W_m| (|mask| o Zb) (+ |b_m|). The tolerances of the walk are relative to them. */
+/* Zb = scales of Z entry by entry, the tolerances of the walk are relative to them: ||x|| ||(x~, 1)||
+   at layer l, then |W_m| (|mask| o Zb) (+ |b_m|, |y|). The norm of all of x, not of neuron j's row:
+   x carries round-off of order eps ||x|| from the walk, and a neuron whose weights went to zero
+   would otherwise make every one of its constraints look violated. */
 static void ChunkBound(Simplex *sx, LandNet net, PetscInt r0, PetscInt m, const PetscReal *x, PetscBool dir, PetscReal *Zb)
 {
-  for (PetscInt j = 0; j < sx->nout; j++) {
-    PetscReal s = 0;
-    for (PetscInt i = 0; i < sx->nin; i++) s += x[j * sx->nin + i] * x[j * sx->nin + i];
-    if (net->bias) s += x[sx->nout * sx->nin + j] * x[sx->nout * sx->nin + j];
-    s = PetscSqrtReal(s);
+  PetscReal s = PetscSqrtReal(Dot(sx->n0, x, x));
+  for (PetscInt j = 0; j < sx->nout; j++)
     for (PetscInt i = 0; i < m; i++) Zb[i * sx->ncs + j] = s * sx->xtn[r0 + i];
-  }
   for (PetscInt mm = sx->l + 1; mm <= sx->L; mm++) {
     PetscInt nin = net->width[mm - 1], no = net->width[mm], o = sx->off[mm - 1];
     for (PetscInt i = 0; i < m; i++)
@@ -264,11 +270,13 @@ static void DecodeId(Simplex *sx, PetscInt64 id, PetscInt *sample, PetscInt *lay
   ConstraintLayer(sx, (PetscInt)(id % sx->ncs), layer, unit);
 }
 
-/* The pass at a vertex: the loss (double-double, / N), the consistency of every non-basic state
-   with the sign of its constraint, and the number of non-basic constraints that are tight
-   (degeneracy). alpha is kept up to date by alpha += tau beta after each step (the constraints are
-   affine along it) and recomputed from the data when sx->alpha_stale is set (start, refactorisation:
-   that also clears the drift of the updates); init sets the states from the signs. Collective. */
+/* The pass at a vertex: alpha (all pre-activations), the loss (double-double, / N), the
+   consistency of every non-basic state with the sign of its constraint, and the number of
+   non-basic constraints that are tight (degeneracy); init sets the states from the signs. alpha is
+   recomputed from the data at every vertex rather than updated by alpha += tau beta: at a
+   degenerate vertex such as x = 0 of integer data the true values are exact zeros, and the
+   round-off that updates carry along the path (the t95 degenerate LAD cases) puts constraints on
+   the wrong side. Collective. */
 static PetscErrorCode PassVertex(LandStage s, PetscBool init)
 {
   Simplex   *sx    = (Simplex *)s->data;
@@ -289,7 +297,7 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
         ChunkForward(sx, net, r0, m, sx->x, PETSC_FALSE, Z);
         for (PetscInt j = 0; j < m * sx->ncs; j++) sx->state[r0 * sx->ncs + j] = (unsigned char)(Z[j] > 0);
       }
-    } else if (sx->alpha_stale)
+    } else
       ChunkForward(sx, net, r0, m, sx->x, PETSC_FALSE, Z);
     ChunkBound(sx, net, r0, m, sx->x, PETSC_FALSE, sx->Zb);
     for (PetscInt i = 0; i < m; i++) {
@@ -310,7 +318,6 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
     }
     LandDDAccumulate(1, &f, dd);
   }
-  sx->alpha_stale = PETSC_FALSE;
   PetscCall(LandDDAllreduce(s->run->comm, 1, dd));
   sx->loss = dd[0] / sx->N;
   if (bad < 0) bad = LAND_INT64_MAX;
@@ -477,14 +484,12 @@ static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscBool longs
   PetscFunctionReturn(0);
 }
 
-/* After x += tau v: alpha += tau beta, and the crossed residual kinks change sides. Collective
-   (the gradient is recomputed when kinks were crossed). */
-static PetscErrorCode AdvanceAlpha(LandStage s, PetscReal tau)
+/* After a long step: the crossed residual kinks change sides. */
+static PetscErrorCode CrossKinks(LandStage s)
 {
   Simplex *sx = (Simplex *)s->data;
 
   PetscFunctionBeginUser;
-  for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++) sx->alpha[q] += tau * sx->beta[q];
   for (PetscInt c = 0; c < sx->ncrossed; c++) {
     PetscInt64 row = sx->crossed[c] / sx->ncs;
     if (row >= sx->rstart && row < sx->rstart + sx->nloc) {
@@ -614,7 +619,6 @@ static PetscErrorCode Rebuild(LandStage s)
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sx->At, (PetscMPIInt)(sx->n0 * sx->n0), MPIU_REAL, MPI_SUM, s->run->comm));
   PetscCall(Refactor(s));
   PetscCall(FullGradient(s));
-  sx->alpha_stale = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
 
@@ -652,7 +656,7 @@ static PetscErrorCode ReplaceColumn(LandStage s, PetscInt i, const PetscReal *a)
   }
   ui = sx->u[i];
   sx->since_refactor++;
-  if (PetscAbsReal(ui) <= sx->pivot_tol * umax || sx->since_refactor >= sx->refactor) {
+  if (PetscAbsReal(ui) <= sx->pivot_tol * umax || sx->since_refactor >= sx->refactor || sx->cond > 1e10) {
     PetscCall(Rebuild(s));
     PetscFunctionReturn(0);
   }
@@ -687,7 +691,8 @@ static PetscInt Dependents(Simplex *sx, PetscInt i, PetscInt *dep)
    its hyperplane), given the new normals anew[] of its dependents dep[] (row i's own normal is
    negated): Woodbury, B' = B - W K^{-1} B[S,:], W = B U, K = I + W[S,:], S = {i} + dep. Writes
    row i of B' into out; with apply, B itself becomes B'. */
-static PetscErrorCode FlipUpdate(LandStage s, PetscInt i, PetscInt nd, const PetscInt *dep, const PetscReal *anew, PetscBool apply, PetscReal *out)
+static PetscErrorCode FlipUpdate(LandStage s, PetscInt i, PetscInt nd, const PetscInt *dep, const PetscReal *anew, PetscBool apply, PetscReal *out,
+                                 PetscBool *singular)
 {
   Simplex     *sx = (Simplex *)s->data;
   PetscInt     n0 = sx->n0, ns = nd + 1, S[64];
@@ -695,6 +700,7 @@ static PetscErrorCode FlipUpdate(LandStage s, PetscInt i, PetscInt nd, const Pet
   PetscBLASInt n = (PetscBLASInt)ns, nrhs = (PetscBLASInt)n0, info, ipiv[64];
 
   PetscFunctionBeginUser;
+  *singular = PETSC_FALSE;
   if (nd == 0) { /* the common case: the edge is -r_i */
     for (PetscInt j = 0; j < n0; j++) out[j] = -sx->B[i * n0 + j];
     if (apply) {
@@ -722,8 +728,27 @@ static PetscErrorCode FlipUpdate(LandStage s, PetscInt i, PetscInt nd, const Pet
     for (PetscInt b = 0; b < ns; b++) K[b * ns + a] = (a == b ? 1.0 : 0.0) + W[S[a] * ns + b]; /* column-major K(a,b) */
   for (PetscInt a = 0; a < ns; a++)
     for (PetscInt j = 0; j < n0; j++) Zs[j * ns + a] = sx->B[S[a] * n0 + j]; /* column-major ns x n0 */
-  PetscCallBLAS("LAPACKgesv", LAPACKgesv_(&n, &nrhs, K, &n, ipiv, Zs, &n, &info));
-  PetscCheck(info == 0, PETSC_COMM_SELF, PETSC_ERR_MAT_LU_ZRPVT, "simplex: the flipped basis is singular (LAPACK gesv info %d)", (int)info);
+  {
+    /* the flipped basis is singular when K is: then no edge crosses here (a dependent normal
+       vanishes on the other side, e.g. a residual whose sample's hidden neurons all turn off) */
+    PetscReal    kn = 0, rcond = 0, work[4 * 64];
+    PetscBLASInt iwork[64];
+    const char   norm = '1', tr = 'N';
+    for (PetscInt b = 0; b < ns; b++) {
+      PetscReal t = 0;
+      for (PetscInt a = 0; a < ns; a++) t += PetscAbsReal(K[b * ns + a]);
+      kn = PetscMax(kn, t);
+    }
+    PetscCallBLAS("LAPACKgetrf", LAPACKgetrf_(&n, &n, K, &n, ipiv, &info));
+    if (info == 0) PetscCallBLAS("LAPACKgecon", dgecon_(&norm, &n, K, &n, &kn, &rcond, work, iwork, &info));
+    if (info != 0 || !(rcond > sx->pivot_tol)) {
+      *singular = PETSC_TRUE;
+      for (PetscInt j = 0; j < n0; j++) out[j] = NAN;
+      PetscCall(PetscFree3(W, K, Zs));
+      PetscFunctionReturn(0);
+    }
+    PetscCallBLAS("LAPACKgetrs", LAPACKgetrs_(&tr, &n, &nrhs, K, &n, ipiv, Zs, &n, &info));
+  }
   for (PetscInt j = 0; j < n0; j++) {
     PetscReal t = 0;
     for (PetscInt b = 0; b < ns; b++) t += W[i * ns + b] * Zs[j * ns + b];
@@ -760,13 +785,6 @@ static void FlipData(Simplex *sx, LandNet net, PetscInt i, PetscInt nd, const Pe
   for (PetscInt q = 0; q < sx->n0; q++) dg[q] -= sx->rowa[q];
 }
 
-static PetscReal Dot(PetscInt n, const PetscReal *a, const PetscReal *b)
-{
-  PetscReal t = 0;
-  for (PetscInt i = 0; i < n; i++) t += a[i] * b[i];
-  return t;
-}
-
 /* Normalised slopes of all 2 n0 edges: cur[i] along +r_i (current side), flip[i] along the edge
    across constraint i. Collective (one sum of zero-padded vectors). */
 static PetscErrorCode EdgeSlopes(LandStage s, PetscReal *cur, PetscReal *flip)
@@ -785,9 +803,10 @@ static PetscErrorCode EdgeSlopes(LandStage s, PetscReal *cur, PetscReal *flip)
     if (Owner(sx, sx->basis[i] / sx->ncs) == sx->rank) {
       nd = Dependents(sx, i, dep);
       FlipData(sx, s->run->net, i, nd, dep, buf);
-      PetscCall(FlipUpdate(s, i, nd, dep, buf, PETSC_FALSE, out));
+      PetscBool sing;
+      PetscCall(FlipUpdate(s, i, nd, dep, buf, PETSC_FALSE, out, &sing));
       for (PetscInt q = 0; q < n0; q++) sx->rowa[q] = sx->g[q] + buf[nd * n0 + q];
-      flip[i] = Dot(n0, out, sx->rowa) / PetscSqrtReal(Dot(n0, out, out));
+      flip[i] = sing ? PETSC_MAX_REAL : Dot(n0, out, sx->rowa) / PetscSqrtReal(Dot(n0, out, out));
     }
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, flip, (PetscMPIInt)n0, MPIU_REAL, MPI_SUM, s->run->comm));
@@ -812,7 +831,11 @@ static PetscErrorCode ApplyFlip(LandStage s, PetscInt i)
     sx->state[r * sx->ncs + j] = (unsigned char)!sx->state[r * sx->ncs + j];
   }
   PetscCallMPI(MPI_Bcast(buf, (PetscMPIInt)((nd + 1) * n0), MPIU_REAL, own, s->run->comm));
-  PetscCall(FlipUpdate(s, i, nd, dep, buf, PETSC_TRUE, out));
+  {
+    PetscBool sing;
+    PetscCall(FlipUpdate(s, i, nd, dep, buf, PETSC_TRUE, out, &sing));
+    PetscCheck(!sing, s->run->comm, PETSC_ERR_PLIB, "simplex: a flip with a singular basis was chosen");
+  }
   for (PetscInt q = 0; q < n0; q++) sx->g[q] += buf[nd * n0 + q];
   sx->bstate[i] = !sx->bstate[i];
   PetscCall(PetscFree2(buf, out));
@@ -896,6 +919,56 @@ static void ProjectOut(Simplex *sx, PetscReal *v)
       PetscReal c = Dot(sx->n0, sx->Q + p * sx->n0, v);
       for (PetscInt j = 0; j < sx->n0; j++) v[j] -= c * sx->Q[p * sx->n0 + j];
     }
+}
+
+/* Whether the normal a of an entering constraint leaves the basis well conditioned: in phase 2 the
+   pivot r_i . a against ||r_i|| ||a||, the sine of the angle between a and the span of the other
+   n0 - 1 normals (r_i is normal to that span); in phase 1 a's part outside the span of the basis.
+   A normal (nearly) in that span is parallel to the edge, however the ratio test's round-off saw it.
+   (A test relative to max |B a| instead let the condition number grow to 1e13 on a layer-2 walk.) */
+static PetscBool EnterOK(Simplex *sx, PetscInt i, const PetscReal *a)
+{
+  PetscInt n0 = sx->n0;
+  if (sx->phase == 2) {
+    const PetscReal *r = sx->B + i * n0;
+    return (PetscBool)(PetscAbsReal(Dot(n0, r, a)) > sx->pivot_tol * PetscSqrtReal(Dot(n0, r, r) * Dot(n0, a, a)));
+  } else {
+    PetscReal *q = sx->u, na = PetscSqrtReal(Dot(n0, a, a));
+    PetscArraycpy(q, a, n0);
+    ProjectOut(sx, q);
+    return (PetscBool)(PetscSqrtReal(Dot(n0, q, q)) > sx->pivot_tol * na);
+  }
+}
+
+/* Set (on) or clear the exclusion of constraint id from the ratio test: crit = 2 on its owner. */
+static void Exclude(Simplex *sx, PetscInt64 id, PetscBool on)
+{
+  PetscInt64 row = id / sx->ncs;
+  if (Owner(sx, row) == sx->rank) sx->crit[(row - sx->rstart) * sx->ncs + id % sx->ncs] = on ? 2 : 0;
+}
+
+/* The ratio test, then the entering constraint's normal (in sx->buf, its state in *st); a
+   constraint that would make the basis singular is excluded and the test repeated. Collective. */
+static PetscErrorCode RatioAndEnter(LandStage s, PetscInt pos, PetscBool longstep, PetscReal slope0, PetscReal *tau, PetscInt64 *id, PetscInt *st)
+{
+  Simplex   *sx = (Simplex *)s->data;
+  PetscInt64 excl[64];
+  PetscInt   nex = 0;
+
+  PetscFunctionBeginUser;
+  for (;;) {
+    PetscCall(PassRatio(s, sx->v, longstep, slope0, tau, id));
+    if (*id < 0) break;
+    PetscCall(BasisNormal(s, *id, sx->buf, st));
+    if (EnterOK(sx, pos, sx->buf)) break;
+    PetscCheck(nex < 64, s->run->comm, PETSC_ERR_NOT_CONVERGED,
+               "simplex: 64 constraints in a row at vertex %" PetscInt_FMT " would make the basis singular", sx->k);
+    excl[nex++] = *id;
+    Exclude(sx, *id, PETSC_TRUE);
+    sx->excluded++;
+  }
+  for (PetscInt q = 0; q < nex; q++) Exclude(sx, excl[q], PETSC_FALSE);
+  PetscFunctionReturn(0);
 }
 
 /* ---------------------------------------------------------------- history, theta, checkpoints */
@@ -1014,8 +1087,8 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
       PetscOptionsInt("-simplex_long_batch", "Long steps: kinks each rank contributes per merge round", "simplex", sx->batch, &sx->batch, NULL));
   PetscCall(PetscOptionsInt("-simplex_refactor", "Refactorise the basis with LAPACK (and recompute g) every this many pivots", "simplex",
                             sx->refactor, &sx->refactor, NULL));
-  PetscCall(PetscOptionsReal("-simplex_pivot_tol", "Refactorise instead of updating when |pivot| <= tol * max |B a|", "simplex", sx->pivot_tol,
-                             &sx->pivot_tol, NULL));
+  PetscCall(PetscOptionsReal("-simplex_pivot_tol", "An entering normal must make an angle with sine > tol with the span of the other basis normals",
+                             "simplex", sx->pivot_tol, &sx->pivot_tol, NULL));
   PetscCall(PetscOptionsReal(
       "-simplex_feas_tol", "Error when a constraint is on the wrong side of its state by more than tol times its scale (the step tolerance epsilon)",
       "simplex", sx->feas_tol, &sx->feas_tol, NULL));
@@ -1152,7 +1225,6 @@ static PetscErrorCode SetUp(LandStage s)
   PetscCall(PetscCalloc3(sx->nloc * sx->ncs + 1, &sx->state, sx->nloc * sx->ncs + 1, &sx->crit, sx->nloc * sx->ncs + 1, &sx->alpha));
   PetscCall(PetscCalloc1(sx->nloc * sx->ncs + 1, &sx->beta));
   PetscCall(PetscMalloc1(sx->nloc * sx->nk + 1, &sx->kinks));
-  sx->alpha_stale = PETSC_TRUE;
   PetscCall(PetscMalloc4(sx->chunk * PetscMax(sx->ncs, w), &sx->Z, sx->chunk * PetscMax(sx->ncs, w), &sx->Zb, sx->chunk * w, &sx->tmp,
                          PetscMax(sx->nloc * sx->ncs, w) + 1, &sx->tmp2));
   PetscCall(
@@ -1220,18 +1292,16 @@ static PetscErrorCode Phase1(LandStage s)
       vn = PetscSqrtReal(Dot(n0, sx->v, sx->v));
     }
     for (PetscInt j = 0; j < n0; j++) sx->v[j] /= vn;
-    PetscCall(PassRatio(s, sx->v, PETSC_FALSE, 0, &tau, &id));
+    PetscCall(RatioAndEnter(s, sx->nb, PETSC_FALSE, 0, &tau, &id, &sx->bstate[sx->nb]));
     if (id < 0 && nullspace) {
       for (PetscInt j = 0; j < n0; j++) sx->v[j] = -sx->v[j];
-      PetscCall(PassRatio(s, sx->v, PETSC_FALSE, 0, &tau, &id));
+      PetscCall(RatioAndEnter(s, sx->nb, PETSC_FALSE, 0, &tau, &id, &sx->bstate[sx->nb]));
     }
     PetscCheck(id >= 0, s->run->comm, PETSC_ERR_NOT_CONVERGED,
                "simplex: phase 1 found no constraint along %s direction after %" PetscInt_FMT " of %" PetscInt_FMT
                " constraints: the loss is %s along a line (a neuron dead on every sample leaves its weights free)",
                nullspace ? "either sense of a constant-loss" : "a descent", sx->nb, n0, nullspace ? "constant" : "unbounded below");
     for (PetscInt j = 0; j < n0; j++) sx->x[j] += tau * sx->v[j];
-    PetscCall(AdvanceAlpha(s, tau));
-    PetscCall(BasisNormal(s, id, sx->buf, &sx->bstate[sx->nb]));
     {
       PetscInt64 row = id / sx->ncs;
       if (Owner(sx, row) == sx->rank) sx->crit[(row - sx->rstart) * sx->ncs + id % sx->ncs] = 1;
@@ -1276,11 +1346,14 @@ static PetscErrorCode Phase2(LandStage s)
       break;
     }
     PetscCall(EdgeSlopes(s, cur, flip));
-    gn = PetscSqrtReal(Dot(n0, sx->g, sx->g));
+    gn            = PetscSqrtReal(Dot(n0, sx->g, sx->g));
+    sx->nsingular = 0;
+    for (PetscInt i = 0; i < n0; i++) sx->nsingular += flip[i] == PETSC_MAX_REAL;
     for (PetscInt i = 0; i < n0; i++)
       for (PetscInt sd = 0; sd < 2; sd++) {
         PetscReal sl  = sd ? flip[i] : cur[i];
         PetscBool des = (PetscBool)(sl < -sx->opt_tol * gn);
+        if (sl == PETSC_MAX_REAL) continue;
         if (!des) {
           if (sl <= sx->opt_tol * gn) nflat++;
           continue;
@@ -1305,6 +1378,20 @@ static PetscErrorCode Phase2(LandStage s)
       }
     sx->ndescent = nd;
     sx->nflat    = nflat;
+    if (sx->random_mode && nd > 1) {
+      /* breaking a cycle: a descent edge drawn with the counter-based generator (rank-independent) */
+      PetscInt pick = (PetscInt)(LandRandUniform(sx->init_seed, 78, sx->k) * nd), c = 0;
+      pick = PetscMin(pick, nd - 1);
+      for (PetscInt i = 0; i < n0; i++)
+        for (PetscInt sd = 0; sd < 2; sd++) {
+          PetscReal sl = sd ? flip[i] : cur[i];
+          if (sl == PETSC_MAX_REAL || !(sl < -sx->opt_tol * gn)) continue;
+          if (c++ == pick) {
+            best = i;
+            side = sd;
+          }
+        }
+    }
     if (best < 0) {
       sx->certified = PETSC_TRUE;
       break;
@@ -1320,20 +1407,19 @@ static PetscErrorCode Phase2(LandStage s)
       PetscReal nr = PetscSqrtReal(Dot(n0, sx->B + best * n0, sx->B + best * n0));
       for (PetscInt j = 0; j < n0; j++) sx->v[j] = sx->B[best * n0 + j] / nr;
     }
-    PetscCall(PassRatio(s, sx->v, sx->long_step, Dot(n0, sx->g, sx->v), &tau, &id));
+    PetscCall(RatioAndEnter(s, best, sx->long_step, Dot(n0, sx->g, sx->v), &tau, &id, &sx->bstate[best]));
     PetscCheck(id >= 0, s->run->comm, PETSC_ERR_NOT_CONVERGED,
                "simplex: the descent edge at vertex %" PetscInt_FMT " meets no constraint: the loss would be unbounded below, impossible for L1",
                sx->k);
     for (PetscInt j = 0; j < n0; j++) sx->x[j] += tau * sx->v[j];
-    PetscCall(AdvanceAlpha(s, tau));
-    if (sx->ncrossed) PetscCall(FullGradient(s));
-    PetscCall(BasisNormal(s, id, sx->buf, &sx->bstate[best]));
+    if (sx->ncrossed) PetscCall(CrossKinks(s));
     {
       PetscInt64 row = id / sx->ncs;
       if (Owner(sx, row) == sx->rank) sx->crit[(row - sx->rstart) * sx->ncs + id % sx->ncs] = 1;
     }
     sx->basis[best] = id;
     PetscCall(ReplaceColumn(s, best, sx->buf));
+    if (sx->ncrossed) PetscCall(FullGradient(s)); /* after: sx->buf held the entering normal */
     PetscCall(Reproject(s, &drift));
     if (drift > sx->drift_tol)
       PetscCall(PetscInfo(NULL, "simplex: drift %.3e at vertex %" PetscInt_FMT " before re-projection\n", (double)drift, sx->k + 1));
@@ -1351,10 +1437,16 @@ static PetscErrorCode Phase2(LandStage s)
       sx->zero_pivots++;
       sx->bland = PETSC_TRUE;
       for (PetscInt q = 0; q < sx->nseen; q++)
-        PetscCheck(sx->seen[q] != h, s->run->comm, PETSC_ERR_NOT_CONVERGED,
-                   "simplex: cycling: the basis at vertex %" PetscInt_FMT " was seen before at the same point (%" PetscInt_FMT
-                   " zero-length pivots in a row)",
-                   sx->k, sx->zero_run + 1);
+        if (sx->seen[q] == h && !sx->random_mode) {
+          /* Bland's rule is no proof against cycling once flips change the region: leave the cycle
+             by random descent edges until the walk moves again */
+          sx->random_mode = PETSC_TRUE;
+          sx->cycles_broken++;
+          PetscCall(PetscInfo(NULL, "simplex: a basis repeated at vertex %" PetscInt_FMT "; random descent edges until the walk moves\n", sx->k));
+        }
+      PetscCheck(sx->zero_run < 100 * n0 + 1000, s->run->comm, PETSC_ERR_NOT_CONVERGED,
+                 "simplex: cycling: %" PetscInt_FMT " zero-length pivots in a row at vertex %" PetscInt_FMT " could not be broken", sx->zero_run + 1,
+                 sx->k);
       if (sx->nseen == sx->maxseen) {
         sx->maxseen = 2 * sx->maxseen + 16;
         PetscCall(PetscRealloc(sizeof(PetscInt64) * sx->maxseen, &sx->seen));
@@ -1362,9 +1454,10 @@ static PetscErrorCode Phase2(LandStage s)
       sx->seen[sx->nseen++] = h;
       sx->zero_run++;
     } else {
-      sx->bland    = PETSC_FALSE;
-      sx->zero_run = 0;
-      sx->nseen    = 0;
+      sx->bland       = PETSC_FALSE;
+      sx->random_mode = PETSC_FALSE;
+      sx->zero_run    = 0;
+      sx->nseen       = 0;
     }
     PetscCall(Monitor(s, PETSC_FALSE));
   }
@@ -1379,7 +1472,7 @@ static PetscErrorCode Run_Simplex(LandStage s)
   Simplex       *sx  = (Simplex *)s->data;
   LandRun        run = s->run;
   PetscLogDouble t0, t1;
-  PetscReal      out[12];
+  PetscReal      out[15];
   char           buf[256];
 
   PetscFunctionBeginUser;
@@ -1471,11 +1564,14 @@ static PetscErrorCode Run_Simplex(LandStage s)
   out[9]  = sx->ntight;
   out[10] = sx->nflat;
   out[11] = t1 - t0;
-  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "summary"), 1, 12, out));
+  out[12] = sx->cycles_broken;
+  out[13] = sx->nsingular;
+  out[14] = sx->excluded;
+  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "summary"), 1, 15, out));
   PetscCall(
       LandResultsWriteAttrString(run->results, s->group, "summary_columns",
                                  "loss_initial, loss_phase1, loss_final, phase1_steps, pivots, zero_pivots, refactorisations, max_drift, cond1, "
-                                 "tight_constraints, flat_edges, time"));
+                                 "tight_constraints, flat_edges, time, cycles_broken, singular_flips, near_parallel_excluded"));
   {
     PetscReal *loss, *step;
     PetscInt   K = sx->nhist;
@@ -1536,7 +1632,10 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   c[13] = sx->drift_max;
   c[14] = sx->cond;
   c[15] = sx->ndescent;
-  PetscCall(LandCheckpointPutArray(ck, "counters", 1, 16, c));
+  c[16] = sx->random_mode;
+  c[17] = sx->cycles_broken;
+  c[18] = sx->excluded;
+  PetscCall(LandCheckpointPutArray(ck, "counters", 1, 19, c));
   PetscCall(LandCheckpointPutArray(ck, "history", sx->nhist, NHIST, sx->hist));
   PetscCall(LandCheckpointPutArray(ck, "vertices", sx->nhist, sx->n0, sx->verts));
   /* states and basis flags of every (row, constraint), in global row order: any rank count resumes */
@@ -1546,10 +1645,6 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++) a[q] = sx->state[q] + 2 * sx->crit[q];
   PetscCall(VecRestoreArray(st, &a));
   PetscCall(LandCheckpointPutVec(ck, "states", st));
-  PetscCall(VecGetArray(st, &a));
-  PetscCall(PetscArraycpy(a, sx->alpha, sx->nloc * sx->ncs)); /* alpha carries the updates' round-off: resume with it */
-  PetscCall(VecRestoreArray(st, &a));
-  PetscCall(LandCheckpointPutVec(ck, "alpha", st));
   PetscCall(VecDestroy(&st));
   PetscFunctionReturn(0);
 }
@@ -1571,7 +1666,7 @@ static PetscErrorCode GetExact(LandStage s, LandCheckpoint ck, const char name[]
 static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
 {
   Simplex  *sx = (Simplex *)s->data;
-  PetscReal c[16], *ids, *a;
+  PetscReal c[19], *ids, *a;
   PetscInt  m, n;
   Vec       st;
 
@@ -1583,7 +1678,7 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   PetscCall(GetExact(s, ck, "Q", sx->n0, sx->n0, sx->Q));
   PetscCall(GetExact(s, ck, "R", sx->n0, sx->n0, sx->R));
   PetscCall(GetExact(s, ck, "g", 1, sx->n0, sx->g));
-  PetscCall(GetExact(s, ck, "counters", 1, 16, c));
+  PetscCall(GetExact(s, ck, "counters", 1, 19, c));
   sx->phase          = (PetscInt)c[0];
   sx->k              = (PetscInt)c[1];
   sx->phase1_steps   = (PetscInt)c[2];
@@ -1600,6 +1695,9 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   sx->drift_max      = c[13];
   sx->cond           = c[14];
   sx->ndescent       = (PetscInt)c[15];
+  sx->random_mode    = (PetscBool)(c[16] != 0);
+  sx->cycles_broken  = (PetscInt)c[17];
+  sx->excluded       = (PetscInt)c[18];
   PetscCheck((sx->phase == 1 || sx->phase == 2) && sx->nb >= 0 && sx->nb <= sx->n0, s->run->comm, PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint: bad simplex/counters");
   PetscCall(GetExact(s, ck, "basis", 1, 2 * sx->n0, sx->u));
@@ -1633,11 +1731,6 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
     sx->crit[q]  = (unsigned char)(v >> 1);
   }
   PetscCall(VecRestoreArray(st, &a));
-  PetscCall(LandCheckpointGetVec(ck, "alpha", st));
-  PetscCall(VecGetArray(st, &a));
-  PetscCall(PetscArraycpy(sx->alpha, a, sx->nloc * sx->ncs));
-  PetscCall(VecRestoreArray(st, &a));
-  sx->alpha_stale = PETSC_FALSE;
   PetscCall(VecDestroy(&st));
   PetscFunctionReturn(0);
 }
