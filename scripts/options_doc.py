@@ -9,6 +9,9 @@ runs = [([exe, "-skip_petscrc", "-help", "-data_type", "teacher", "-stages", "tr
         # the escape and embed stages need a one-hidden-layer ReLU net: only their own blocks from this run
         ([exe, "-skip_petscrc", "-help", "-data_type", "five_point", "-net_hidden", "4", "-net_activation", "relu", "-stages", "escape,embed",
           "-embed_add", "1", "-output_dir", "/tmp/landscape_options_doc"], "Stage e"),
+        # the simplex stage needs a ReLU net and the L1 loss
+        ([exe, "-skip_petscrc", "-help", "-data_type", "uniform", "-data_n", "50", "-net_hidden", "3", "-net_activation", "relu", "-loss", "l1",
+          "-stages", "simplex", "-simplex_max_pivots", "0", "-output_dir", "/tmp/landscape_options_doc"], "Stage s"),
         ([exe, "import", "idx", "-help"], "landscape import idx"),
         ([exe, "import", "csv", "-help"], "landscape import csv")]
 ours = re.compile(r"^(landscape run|Data|Network|Objective|Stage|Import|landscape import|Optimization solver)")
@@ -23,8 +26,8 @@ for cmd, title in runs:
         lines = [l for l in b.strip("\n").split("\n") if l.strip()]
         if not lines or not ours.match(lines[0].strip()):
             continue
-        if title == "Stage e":
-            if not lines[0].strip().startswith("Stage e"):
+        if title in ("Stage e", "Stage s"):
+            if not lines[0].strip().startswith(title):
                 continue
             title_here = None
         else:
