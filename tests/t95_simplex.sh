@@ -151,17 +151,21 @@ print('final loss', L[-1], 'last estimates', E[-1, 2:5])"
 $PY -c "
 import h5py, numpy as np
 rng = np.random.default_rng(5); X = rng.standard_normal((600, 3)); lab = rng.integers(0, 4, 600)
+Xt = rng.standard_normal((100, 3)); labt = rng.integers(0, 4, 100)
 with h5py.File('$WORK/four.h5', 'w') as f:
     f['/train/X'] = X; d = f.create_dataset('/train/labels', data=lab); d.attrs['num_classes'] = 4
+    f['/test/X'] = Xt; d = f.create_dataset('/test/labels', data=labt); d.attrs['num_classes'] = 4
+with open('$WORK/four_test_n', 'w') as f: print(int(((labt == 3) | (labt == 1)).sum()), file=f)
 sel = (lab == 3) | (lab == 1); y = np.where(lab[sel] == 1, 1.0, -1.0)
 with h5py.File('$WORK/four_sub.h5', 'w') as f:
     f['/train/X'] = X[sel]; f['/train/Y'] = y[:, None]"
 expect_ok "LAD on two classes of a labelled file (-data_classes 3,1 -data_binary_target)" 2 -data_file $WORK/four.h5 -data_classes 3,1 -data_binary_target \
   -net_hidden "" -loss l1 -stages simplex -simplex_monitor 0 -output_dir $WORK/sx_two
 lpcmp "two-class LAD equals the LP on the rows of those classes with targets -1/+1" $WORK/sx_two $WORK/four_sub.h5 l1 0.5
-pycheck "-data_classes keeps the rows of those classes only" "
+pycheck "-data_classes keeps the training and test rows of those classes only" "
 f = h5py.File('$WORK/sx_two/results.h5'); a = f['/data'].attrs
-print(a['train_n'], a['k'], a['num_classes']); assert a['train_n'] == h5py.File('$WORK/four_sub.h5')['/train/X'].shape[0] and a['k'] == 1 and a['num_classes'] == 0"
+print(a['train_n'], a['test_n'], a['k'], a['num_classes']); assert a['train_n'] == h5py.File('$WORK/four_sub.h5')['/train/X'].shape[0] and a['k'] == 1 and a['num_classes'] == 0
+assert a['test_n'] == int(open('$WORK/four_test_n').read())"
 
 # ---- errors ----
 E="-data_type uniform -data_n 100 -net_hidden 4 -net_activation relu -loss l1 -stages simplex"

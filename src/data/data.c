@@ -432,9 +432,10 @@ static PetscErrorCode ReadNumClasses(LandData data, hid_t file, const char group
 
 /* -data_classes: the sorted rows of a labels dataset (N rows) whose class map[] keeps. Every rank
    reads all labels: they are small next to the inputs. */
-static PetscErrorCode KeepClasses(LandData data, hid_t file, const char path[], PetscInt N, const PetscInt *map, PetscInt **rows, PetscInt *n)
+static PetscErrorCode KeepClasses(LandData data, hid_t file, const char path[], PetscInt N, PetscInt ncls, const PetscInt *map, PetscInt **rows,
+                                  PetscInt *n)
 {
-  PetscInt *lab, ncls = data->num_classes;
+  PetscInt *lab;
 
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(N + 1, &lab));
@@ -497,7 +498,7 @@ static PetscErrorCode DataCreate_HDF5(LandData data)
                  "-data_classes: class %" PetscInt_FMT " does not exist (%s has %" PetscInt_FMT ")", data->classes[i], data->file, ncls);
       map[data->classes[i]] = i;
     }
-    PetscCall(KeepClasses(data, file, "/train/labels", Nfile, map, &base, &Nbase));
+    PetscCall(KeepClasses(data, file, "/train/labels", Nfile, ncls, map, &base, &Nbase));
     PetscCheck(Nbase > 0, data->comm, PETSC_ERR_ARG_OUTOFRANGE, "-data_classes: %s has no training rows of these classes", data->file);
     data->num_classes = data->binary_target ? 0 : data->nclasses;
     data->k           = data->binary_target ? 1 : data->nclasses;
@@ -521,7 +522,7 @@ static PetscErrorCode DataCreate_HDF5(LandData data)
     PetscCheck(dt == Ntest && (ncls || kt == k), data->comm, PETSC_ERR_FILE_UNEXPECTED,
                "%s: %s has shape [%" PetscInt_FMT ", %" PetscInt_FMT "], expected %" PetscInt_FMT " rows%s", data->file, ypath, dt, kt, Ntest,
                ncls ? "" : " and the columns of /train/Y");
-    if (map) PetscCall(KeepClasses(data, file, "/test/labels", Ntest, map, &testbase, &Ntest));
+    if (map) PetscCall(KeepClasses(data, file, "/test/labels", Ntest, ncls, map, &testbase, &Ntest));
     if (data->test_n > 0) Ntest = PetscMin(Ntest, data->test_n);
   } else if (data->test_fraction > 0) {
     /* seeded split of the file's training rows: the first ntest of a random choice go to test */

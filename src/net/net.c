@@ -71,7 +71,8 @@ PetscErrorCode LandNetSetFromOptions(LandNet net)
                         "U(-scale,scale))",
                         "LandNetSetFromOptions", LandInits, 4, net->init, &init, &set));
   if (set) PetscCall(PetscStrcpy(net->init, LandInits[init]));
-  PetscCall(PetscOptionsReal("-net_init_scale", "Multiplier of the initial standard deviation (the std itself for -net_init normal)",
+  PetscCall(PetscOptionsReal("-net_init_scale",
+                             "Multiplier of the initial standard deviation (the std itself for normal, the half-width for uniform)",
                              "LandNetSetFromOptions", net->init_scale, &net->init_scale, NULL));
   PetscCall(PetscOptionsString("-net_theta", "HDF5 file whose dataset /theta holds the starting parameters", "LandNetSetFromOptions", net->theta_file,
                                net->theta_file, sizeof(net->theta_file), NULL));
