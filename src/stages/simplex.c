@@ -794,7 +794,7 @@ static PetscErrorCode EdgeSlopes(LandStage s, PetscReal *cur, PetscReal *flip)
   PetscReal *buf, *out;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc2((LAND_MAX_LAYERS + 2) * n0 * 2 + 64 * n0, &buf, n0, &out));
+  PetscCall(PetscMalloc2(65 * n0, &buf, n0, &out));
   for (PetscInt i = 0; i < n0; i++) {
     const PetscReal *r  = sx->B + i * n0;
     PetscReal        nr = PetscSqrtReal(Dot(n0, r, r));
@@ -940,11 +940,12 @@ static PetscBool EnterOK(Simplex *sx, PetscInt i, const PetscReal *a)
   }
 }
 
-/* Set (on) or clear the exclusion of constraint id from the ratio test: crit = 2 on its owner. */
-static void Exclude(Simplex *sx, PetscInt64 id, PetscBool on)
+/* The basis flag of constraint id on the rank that owns its row: 1 basic, 2 excluded from the ratio
+   test for the moment (RatioAndEnter), 0 neither. */
+static void SetCrit(Simplex *sx, PetscInt64 id, unsigned char v)
 {
   PetscInt64 row = id / sx->ncs;
-  if (Owner(sx, row) == sx->rank) sx->crit[(row - sx->rstart) * sx->ncs + id % sx->ncs] = on ? 2 : 0;
+  if (Owner(sx, row) == sx->rank) sx->crit[(row - sx->rstart) * sx->ncs + id % sx->ncs] = v;
 }
 
 /* The ratio test, then the entering constraint's normal (in sx->buf, its state in *st); a
@@ -964,10 +965,10 @@ static PetscErrorCode RatioAndEnter(LandStage s, PetscInt pos, PetscBool longste
     PetscCheck(nex < 64, s->run->comm, PETSC_ERR_NOT_CONVERGED,
                "simplex: 64 constraints in a row at vertex %" PetscInt_FMT " would make the basis singular", sx->k);
     excl[nex++] = *id;
-    Exclude(sx, *id, PETSC_TRUE);
+    SetCrit(sx, *id, 2);
     sx->excluded++;
   }
-  for (PetscInt q = 0; q < nex; q++) Exclude(sx, excl[q], PETSC_FALSE);
+  for (PetscInt q = 0; q < nex; q++) SetCrit(sx, excl[q], 0);
   PetscFunctionReturn(0);
 }
 
@@ -1302,10 +1303,7 @@ static PetscErrorCode Phase1(LandStage s)
                " constraints: the loss is %s along a line (a neuron dead on every sample leaves its weights free)",
                nullspace ? "either sense of a constant-loss" : "a descent", sx->nb, n0, nullspace ? "constant" : "unbounded below");
     for (PetscInt j = 0; j < n0; j++) sx->x[j] += tau * sx->v[j];
-    {
-      PetscInt64 row = id / sx->ncs;
-      if (Owner(sx, row) == sx->rank) sx->crit[(row - sx->rstart) * sx->ncs + id % sx->ncs] = 1;
-    }
+    SetCrit(sx, id, 1);
     QRAppend(sx, sx->buf);
     PetscCall(PetscArraycpy(sx->At + sx->nb * n0, sx->buf, n0));
     sx->basis[sx->nb++] = id;
@@ -1399,10 +1397,7 @@ static PetscErrorCode Phase2(LandStage s)
     if (sx->pivots >= sx->max_pivots) break;
     if (side) PetscCall(ApplyFlip(s, best));
     leave = sx->basis[best];
-    {
-      PetscInt64 row = leave / sx->ncs;
-      if (Owner(sx, row) == sx->rank) sx->crit[(row - sx->rstart) * sx->ncs + leave % sx->ncs] = 0;
-    }
+    SetCrit(sx, leave, 0);
     {
       PetscReal nr = PetscSqrtReal(Dot(n0, sx->B + best * n0, sx->B + best * n0));
       for (PetscInt j = 0; j < n0; j++) sx->v[j] = sx->B[best * n0 + j] / nr;
@@ -1413,10 +1408,7 @@ static PetscErrorCode Phase2(LandStage s)
                sx->k);
     for (PetscInt j = 0; j < n0; j++) sx->x[j] += tau * sx->v[j];
     if (sx->ncrossed) PetscCall(CrossKinks(s));
-    {
-      PetscInt64 row = id / sx->ncs;
-      if (Owner(sx, row) == sx->rank) sx->crit[(row - sx->rstart) * sx->ncs + id % sx->ncs] = 1;
-    }
+    SetCrit(sx, id, 1);
     sx->basis[best] = id;
     PetscCall(ReplaceColumn(s, best, sx->buf));
     if (sx->ncrossed) PetscCall(FullGradient(s)); /* after: sx->buf held the entering normal */
