@@ -3,7 +3,7 @@
 
 PetscClassId  LAND_CLASSID;
 PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve, LAND_SLQ,
-    LAND_SNESSolve;
+    LAND_SNESSolve, LAND_Predictor, LAND_Corrector, LAND_PathPCA;
 
 PetscErrorCode LandRegisterLogEvents(void)
 {
@@ -20,5 +20,8 @@ PetscErrorCode LandRegisterLogEvents(void)
   PetscCall(PetscLogEventRegister("EPSSolveHess", LAND_CLASSID, &LAND_EPSSolve));
   PetscCall(PetscLogEventRegister("SLQ", LAND_CLASSID, &LAND_SLQ));
   PetscCall(PetscLogEventRegister("Stationary", LAND_CLASSID, &LAND_SNESSolve));
+  PetscCall(PetscLogEventRegister("LevelPredictor", LAND_CLASSID, &LAND_Predictor));
+  PetscCall(PetscLogEventRegister("LevelCorrector", LAND_CLASSID, &LAND_Corrector));
+  PetscCall(PetscLogEventRegister("PathPCA", LAND_CLASSID, &LAND_PathPCA));
   PetscFunctionReturn(0);
 }

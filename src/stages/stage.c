@@ -28,6 +28,7 @@ PetscErrorCode LandStageRegisterAll(void)
   PetscCall(LandStageRegister("linear", LandStageCreate_Linear));
   PetscCall(LandStageRegister("escape", LandStageCreate_Escape));
   PetscCall(LandStageRegister("embed", LandStageCreate_Embed));
+  PetscCall(LandStageRegister("levelset", LandStageCreate_Levelset));
   PetscFunctionReturn(0);
 }
 
