@@ -773,7 +773,7 @@ PetscErrorCode LandStageCreate_Levelset(LandStage s)
   ls->stop_angle        = 180.0;
   ls->tol               = 1e-5;
   ls->h_corrector       = 1e-4;
-  ls->corrector_max_it  = 10000;
+  ls->corrector_max_it  = 1000;
   ls->rms_min           = 1e-6;
   ls->reg_eps           = 1e-3;
   ls->snapshot_interval = 50;
