@@ -158,19 +158,27 @@ static PetscErrorCode SetFromOptions_Levelset(LandStage s)
   PetscFunctionReturn(0);
 }
 
+/* (hi, lo) += x: the double-double accumulation of LandDDAccumulate, inlined for the hot loops below
+   (the same operations, so the same bits). */
+static inline void DDAdd(PetscReal x, PetscReal *hl)
+{
+  PetscReal hi = hl[0], s = hi + x, bb = s - hi, e = (hi - (s - bb)) + (x - bb);
+  e += hl[1];
+  hl[0] = s + e;
+  hl[1] = e - (hl[0] - s);
+}
+
 /* Sums of elementwise products of local arrays, reduced in double-double: the same at any rank count.
-   out[i] = sum_j x[i][j] y[i][j]. Collective. */
+   out[i] = sum_j x[i][j] y[i][j], i < m <= 16, in one pass and one reduction. Collective. */
 static PetscErrorCode Dots(MPI_Comm comm, PetscInt m, PetscInt n, const PetscReal *const x[], const PetscReal *const y[], PetscReal out[])
 {
   PetscReal dd[32];
 
   PetscFunctionBeginUser;
+  PetscCheck(m <= 16, comm, PETSC_ERR_PLIB, "Dots: at most 16 products");
   PetscCall(PetscArrayzero(dd, 2 * m));
-  for (PetscInt i = 0; i < m; i++)
-    for (PetscInt j = 0; j < n; j++) {
-      PetscReal p = x[i][j] * y[i][j];
-      LandDDAccumulate(1, &p, dd + 2 * i);
-    }
+  for (PetscInt j = 0; j < n; j++)
+    for (PetscInt i = 0; i < m; i++) DDAdd(x[i][j] * y[i][j], dd + 2 * i);
   PetscCall(LandDDAllreduce(comm, m, dd));
   for (PetscInt i = 0; i < m; i++) out[i] = dd[2 * i];
   PetscFunctionReturn(0);
@@ -198,7 +206,7 @@ static void Regulariser_Local(Levelset *ls, const PetscReal *t, PetscReal *g, Pe
       r    = m * t[i] * t[i];
       g[i] = 2.0 * m * t[i];
     }
-    LandDDAccumulate(1, &r, dd);
+    DDAdd(r, dd);
   }
 }
 
