@@ -8,8 +8,8 @@ Writes PREFIX_path.png (angle between grad R and grad L, ||theta||^2, test loss 
 against the predictor step, mean +- std over the runs), PREFIX_pca.png (explained variance of each
 run's path, and the first run's path in PC1-PC2 and PC1-PC2-PC3 coloured by step, with the points of
 -levelset_pca_points), and PREFIX_table.md: the start and end of the paths against the weight-decay
-survey in WD_DIR (test loss WITHOUT the penalty, mean +- std over seeds per lambda). PREFIX defaults
-to DIR/levelset."""
+survey in WD_DIR (test loss WITHOUT the penalty, mean +- std over seeds per lambda) and PREFIX_lambda.png,
+the test loss against lambda with the paths' start and end as bands. PREFIX defaults to DIR/levelset."""
 import argparse, glob, os, re
 
 import h5py
@@ -66,12 +66,15 @@ for ax, (c, label) in zip(axs, panels):
     y = H[:, :, COL[c]]
     ok = np.isfinite(y).all(0)
     m, sd = y[:, ok].mean(0), y[:, ok].std(0)
-    ax.plot(step[ok], m, lw=1.2)
-    ax.fill_between(step[ok], m - sd, m + sd, alpha=0.3)
+    for i in range(len(runs)):
+        ax.plot(step[ok], y[i, ok], lw=0.5, color="gray", alpha=0.6, label="runs" if i == 0 else None)
+    ax.plot(step[ok], m, lw=1.2, label="mean")
+    ax.fill_between(step[ok], m - sd, m + sd, alpha=0.3, label="+- std")
     ax.set_ylabel(label, fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
 axs[-1].set_xlabel("predictor step")
+axs[0].legend(fontsize=6)
 axs[0].set_title((a.title + ": " if a.title else "") + f"level-set path, mean +- std over {len(runs)} runs", fontsize=9)
 fig.tight_layout()
 fig.savefig(out + "_path.png", dpi=90)
@@ -108,6 +111,26 @@ if a.baseline:
     for lam in sorted(wd):
         v = np.array(wd[lam])
         lines.append(f"| {lam:g} | {len(v)} | {ms(v[:, 0])} | {ms(v[:, 1])} | {ms(v[:, 2])} | {ms(v[:, 3]) if classify else '-'} |")
+    # test loss against lambda, with the start and the end of the paths as bands
+    lams = sorted(wd)
+    x = [max(l, 1e-7) for l in lams]
+    v = [np.array(wd[l])[:, 2] for l in lams]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.errorbar(x, [q.mean() for q in v], yerr=[q.std() for q in v], fmt="o-", ms=4, label="weight decay (lambda = 0 drawn at 1e-7)")
+    for name, rows, c in (("path start (L = L0)", start, "C1"), ("path end", end, "C2")):
+        t = np.array([r[COL["test_loss"]] for r in rows])
+        ax.axhspan(t.mean() - t.std(), t.mean() + t.std(), color=c, alpha=0.3)
+        ax.axhline(t.mean(), color=c, lw=1, label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("lambda", fontsize=8)
+    ax.set_ylabel("test loss (no penalty)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6)
+    ax.grid(alpha=0.3)
+    ax.set_title((a.title + ": " if a.title else "") + "test loss, weight decay against the level-set path", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out + "_lambda.png", dpi=90)
+    plt.close(fig)
 with open(out + "_table.md", "w") as f:
     f.write("\n".join(lines) + "\n")
 print("\n".join(lines))
@@ -155,4 +178,4 @@ if pr:
     fig.tight_layout()
     fig.savefig(out + "_pca.png", dpi=90)
     plt.close(fig)
-print(f"plot_levelset: wrote {out}_path.png, {out}_table.md" + (f", {out}_pca.png" if pr else ""))
+print(f"plot_levelset: wrote {out}_path.png, {out}_table.md" + (f", {out}_lambda.png" if a.baseline else "") + (f", {out}_pca.png" if pr else ""))
