@@ -117,10 +117,10 @@ if a.baseline:
     v = [np.array(wd[l])[:, 2] for l in lams]
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.errorbar(x, [q.mean() for q in v], yerr=[q.std() for q in v], fmt="o-", ms=4, label="weight decay (lambda = 0 drawn at 1e-7)")
-    for name, rows, c in (("path start (L = L0)", start, "C1"), ("path end", end, "C2")):
+    for name, rows, c, ls in (("path start (L = L0)", start, "C1", "-"), ("path end", end, "C2", "--")):
         t = np.array([r[COL["test_loss"]] for r in rows])
         ax.axhspan(t.mean() - t.std(), t.mean() + t.std(), color=c, alpha=0.3)
-        ax.axhline(t.mean(), color=c, lw=1, label=name)
+        ax.axhline(t.mean(), color=c, lw=1, ls=ls, label=f"{name}: {t.mean():.3f} +- {t.std():.3f}")
     ax.set_xscale("log")
     ax.set_xlabel("lambda", fontsize=8)
     ax.set_ylabel("test loss (no penalty)", fontsize=8)
@@ -157,7 +157,7 @@ if pr:
     sc = ax.scatter(C[:, 0], C[:, 1], c=st, s=8, cmap="viridis")
     ax.plot(C[-1, 0], C[-1, 1], "r+", ms=10, label="end")
     if "points" in r["pca"]:
-        P = r["pca"]["points"]
+        P = np.atleast_2d(r["pca"]["points"])
         ax.plot(P[:, 0], P[:, 1], "mp", ms=8, label="weight-decay endpoint")
     ax.set_xlabel("PC1", fontsize=8)
     ax.set_ylabel("PC2", fontsize=8)
