@@ -4,7 +4,8 @@
 # fmnist: the weight-decay baseline (14 lambda x WD_SEEDS seeds, input/levelset_baseline.yaml, WD_PAR
 #   tasks at once on one rank each), then RUNS continuation runs (input/levelset_fmnist.yaml) on NP ranks
 #   that project the lambda = 1e-3 endpoint of their own seed into their PCA, then the plots.
-# iris, diabetes: RUNS continuation runs of input/levelset_<name>.yaml and the plots.
+# iris, diabetes: the same baseline (input/levelset_<name>_baseline.yaml, 500 epochs), RUNS continuation
+#   runs of input/levelset_<name>.yaml and the plots.
 # Environment: RUNS (3), WD_SEEDS (3), WD_PAR (2), NP (2), STEPS (predictor steps; default: the deck's),
 #   OUT (out), LANDSCAPE (bin/landscape). On a cluster use the sbatch lines of the decks instead.
 set -euo pipefail
@@ -41,10 +42,8 @@ with h5py.File('$OUT/diabetes_std.h5', 'r+') as f:
 }
 
 fmnist() {
-  local wd=$OUT/levelset_wd tasks=()
-  for l in $(seq 0 13); do for s in $(seq 1 "$WD_SEEDS"); do tasks+=($((l * 15 + s - 1))); done; done
-  printf '%s\n' "${tasks[@]}" | xargs -P "$WD_PAR" -I{} sh -c \
-    "$BIN -options_file input/levelset_baseline.yaml -survey_index {} -output_dir $wd > $wd.task{}.log 2>&1 || echo 'task {} failed'"
+  local wd=$OUT/levelset_wd
+  baseline input/levelset_baseline.yaml $wd
   for s in $(seq 1 "$RUNS"); do
     mpiexec -n "$NP" $BIN -options_file input/levelset_fmnist.yaml -seed "$s" "${steps[@]}" \
       -levelset_pca_points "$wd/task_$(printf %05d $((4 * 15 + s - 1)))/results.h5" -output_dir $OUT/levelset_fm/run$s -restart auto \
@@ -54,13 +53,22 @@ fmnist() {
   $PY scripts/plot_levelset.py $OUT/levelset_fm --baseline $wd --title "Fashion-MNIST, tanh 784-100-100-100-10"
 }
 
+baseline() { # DECK DIR: WD_SEEDS seeds of every lambda of the deck's 14 x 15 grid, WD_PAR tasks at once
+  local tasks=()
+  for l in $(seq 0 13); do for s in $(seq 1 "$WD_SEEDS"); do tasks+=($((l * 15 + s - 1))); done; done
+  mkdir -p "$2"
+  printf '%s\n' "${tasks[@]}" | xargs -P "$WD_PAR" -I{} sh -c \
+    "$BIN -options_file $1 -survey_index {} -output_dir $2 > $2.task{}.log 2>&1 || echo 'task {} failed'"
+}
+
 small() { # iris | diabetes
+  baseline input/levelset_${1}_baseline.yaml $OUT/levelset_${1}_wd
   for s in $(seq 1 "$RUNS"); do
     mpiexec -n "$NP" $BIN -options_file input/levelset_$1.yaml -seed "$s" "${steps[@]}" -output_dir $OUT/levelset_$1/run$s -restart auto \
       > $OUT/levelset_$1.run$s.log 2>&1
     grep -E '^(train|levelset): done|PCA' $OUT/levelset_$1.run$s.log
   done
-  $PY scripts/plot_levelset.py $OUT/levelset_$1 --title "$2"
+  $PY scripts/plot_levelset.py $OUT/levelset_$1 --baseline $OUT/levelset_${1}_wd --title "$2"
 }
 
 data
