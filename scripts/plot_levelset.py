@@ -89,7 +89,7 @@ def ms(v):
 
 start = [r["h"][0] for r in runs]
 end = [r["h"][-1] for r in runs]
-lines.append(f"| point | runs | train loss | R = ||theta||^2 | test loss | test accuracy |")
+lines.append(f"| point | runs | train loss | R = sum theta^2 | test loss | test accuracy |")
 lines.append("| --- | --- | --- | --- | --- | --- |")
 for name, rows in (("start of the path (after Adam, L = L0)", start), ("end of the path", end)):
     lines.append(f"| {name} | {len(rows)} | {ms([x[COL['train_loss']] for x in rows])} | {ms([x[COL['R']] for x in rows])} | "
@@ -106,7 +106,7 @@ if a.baseline:
     lines.append("")
     lines.append("Weight decay, L + lambda sum ||W||^2 (Adam, 200 epochs); test loss without the penalty; mean +- std over seeds:")
     lines.append("")
-    lines.append("| lambda | seeds | train objective (with penalty) | ||theta||^2 | test loss | test accuracy |")
+    lines.append("| lambda | seeds | train objective (with penalty) | sum theta^2 | test loss | test accuracy |")
     lines.append("| --- | --- | --- | --- | --- | --- |")
     for lam in sorted(wd):
         v = np.array(wd[lam])
