@@ -20,7 +20,7 @@ typedef struct _p_LandCheckpoint *LandCheckpoint;
 /* ---- Logging (src/log_events.c) ---- */
 extern PetscClassId  LAND_CLASSID;
 extern PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve,
-    LAND_SLQ, LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis;
+    LAND_SLQ, LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis, LAND_Predictor, LAND_Corrector, LAND_PathPCA;
 PetscErrorCode LandRegisterLogEvents(void);
 
 /* ---- Data (src/data) ---- */
@@ -102,6 +102,7 @@ PetscErrorCode LandResultsSuspend(LandResults);
 PetscErrorCode LandResultsHas(LandResults, const char path[], PetscBool *);
 PetscErrorCode LandResultsWriteVec(LandResults, const char path[], Vec);
 PetscErrorCode LandResultsWriteArray(LandResults, const char path[], PetscInt m, PetscInt n, const PetscReal *);
+PetscErrorCode LandResultsWriteRows(LandResults, const char path[], PetscInt m, PetscInt N, PetscInt lo, PetscInt nlocal, const PetscReal *);
 PetscErrorCode LandResultsWriteIntArray(LandResults, const char path[], PetscInt n, const PetscInt *);
 PetscErrorCode LandResultsWriteAttrString(LandResults, const char obj[], const char name[], const char value[]);
 PetscErrorCode LandResultsWriteAttrReal(LandResults, const char obj[], const char name[], PetscReal value);
@@ -143,10 +144,12 @@ PetscErrorCode LandCheckpointView(LandCheckpoint, PetscViewer);
 PetscErrorCode LandCheckpointDestroy(LandCheckpoint *);
 PetscErrorCode LandCheckpointPutVec(LandCheckpoint, const char name[], Vec);
 PetscErrorCode LandCheckpointPutArray(LandCheckpoint, const char name[], PetscInt m, PetscInt n, const PetscReal *);
+PetscErrorCode LandCheckpointPutRows(LandCheckpoint, const char name[], PetscInt m, PetscInt N, PetscInt lo, PetscInt nlocal, const PetscReal *);
 PetscErrorCode LandCheckpointPutInt(LandCheckpoint, const char name[], PetscInt);
 PetscErrorCode LandCheckpointPutReal(LandCheckpoint, const char name[], PetscReal);
 PetscErrorCode LandCheckpointGetVec(LandCheckpoint, const char name[], Vec);
 PetscErrorCode LandCheckpointGetArray(LandCheckpoint, const char name[], PetscInt *m, PetscInt *n, PetscReal **);
+PetscErrorCode LandCheckpointGetRows(LandCheckpoint, const char name[], PetscInt N, PetscInt lo, PetscInt nlocal, PetscInt *m, PetscReal **);
 PetscErrorCode LandCheckpointGetInt(LandCheckpoint, const char name[], PetscInt *);
 PetscErrorCode LandCheckpointGetReal(LandCheckpoint, const char name[], PetscReal *);
 PetscErrorCode LandCheckpointHas(LandCheckpoint, const char name[], PetscBool *);

@@ -3,7 +3,7 @@
 
 PetscClassId  LAND_CLASSID;
 PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve, LAND_SLQ,
-    LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis;
+    LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis, LAND_Predictor, LAND_Corrector, LAND_PathPCA;
 
 PetscErrorCode LandRegisterLogEvents(void)
 {
@@ -23,5 +23,8 @@ PetscErrorCode LandRegisterLogEvents(void)
   PetscCall(PetscLogEventRegister("Simplex", LAND_CLASSID, &LAND_Simplex));
   PetscCall(PetscLogEventRegister("SimplexPass", LAND_CLASSID, &LAND_SimplexPass));
   PetscCall(PetscLogEventRegister("SimplexBasis", LAND_CLASSID, &LAND_SimplexBasis));
+  PetscCall(PetscLogEventRegister("LevelPredictor", LAND_CLASSID, &LAND_Predictor));
+  PetscCall(PetscLogEventRegister("LevelCorrector", LAND_CLASSID, &LAND_Corrector));
+  PetscCall(PetscLogEventRegister("PathPCA", LAND_CLASSID, &LAND_PathPCA));
   PetscFunctionReturn(0);
 }

@@ -128,6 +128,8 @@ PetscErrorCode LandHDF5EnsureGroups(hid_t file, const char path[]);
 PetscErrorCode LandMakeDirs(MPI_Comm, const char dir[]);
 PetscErrorCode LandHDF5ReadVec(MPI_Comm, hid_t file, const char fname[], const char path[], Vec);
 PetscErrorCode LandHDF5ReadArray(MPI_Comm, hid_t file, const char fname[], const char path[], PetscInt *m, PetscInt *n, PetscReal **);
+PetscErrorCode LandHDF5ReadRows(MPI_Comm, hid_t file, const char fname[], const char path[], PetscInt N, PetscInt lo, PetscInt nlocal, PetscInt *m,
+                                PetscReal **);
 PetscErrorCode LandHDF5ReadAttrInt(hid_t file, const char obj[], const char name[], PetscInt *, PetscBool *found);
 PetscErrorCode LandHDF5ReadAttrReal(hid_t file, const char obj[], const char name[], PetscReal *, PetscBool *found);
 PetscErrorCode LandHDF5ReadAttrString(hid_t file, const char obj[], const char name[], char *, size_t, PetscBool *found);
@@ -177,6 +179,7 @@ PetscErrorCode LandStageCreate_Simplex(LandStage);
 /* Trajectory analysis of the Deep ReLU Simplex (src/stages/simplex_analysis.c) */
 PetscErrorCode LandSimplexAnalyze(LandResults, const char group[], PetscInt K, const PetscReal *loss, const PetscReal *step, PetscInt n0,
                                   const PetscReal *vertices, PetscInt window);
+PetscErrorCode LandStageCreate_Levelset(LandStage);
 
 /* ---- Escape neurons of one-hidden-layer ReLU-like nets (src/stages/escape.c, docs/shallow-relu.md) ---- */
 typedef enum { LAND_ESCAPE_NOT_STATIONARY, LAND_ESCAPE_LOCAL_MIN, LAND_ESCAPE_SADDLE, LAND_ESCAPE_UNDETERMINED } LandEscapeVerdict;

@@ -144,6 +144,17 @@ PetscErrorCode LandCheckpointPutArray(LandCheckpoint ck, const char name[], Pets
   PetscFunctionReturn(0);
 }
 
+/* m vectors distributed like theta (leading dimension nlocal), see LandResultsWriteRows. */
+PetscErrorCode LandCheckpointPutRows(LandCheckpoint ck, const char name[], PetscInt m, PetscInt N, PetscInt lo, PetscInt nlocal, const PetscReal *a)
+{
+  char path[256];
+
+  PetscFunctionBeginUser;
+  PetscCall(StagePath(ck, name, path, sizeof(path)));
+  PetscCall(LandResultsWriteRows(ck->writer, path, m, N, lo, nlocal, a));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode LandCheckpointPutInt(LandCheckpoint ck, const char name[], PetscInt v)
 {
   PetscFunctionBeginUser;
@@ -311,6 +322,16 @@ PetscErrorCode LandCheckpointGetArray(LandCheckpoint ck, const char name[], Pets
   PetscFunctionBeginUser;
   PetscCall(StagePath(ck, name, path, sizeof(path)));
   PetscCall(LandHDF5ReadArray(ck->run->comm, ck->rfile, ck->rname, path, m, n, a));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode LandCheckpointGetRows(LandCheckpoint ck, const char name[], PetscInt N, PetscInt lo, PetscInt nlocal, PetscInt *m, PetscReal **a)
+{
+  char path[256];
+
+  PetscFunctionBeginUser;
+  PetscCall(StagePath(ck, name, path, sizeof(path)));
+  PetscCall(LandHDF5ReadRows(ck->run->comm, ck->rfile, ck->rname, path, N, lo, nlocal, m, a));
   PetscFunctionReturn(0);
 }
 

@@ -80,6 +80,46 @@ PetscErrorCode LandHDF5ReadArray(MPI_Comm comm, hid_t file, const char fname[], 
   PetscFunctionReturn(0);
 }
 
+/*@ LandHDF5ReadRows - read an [m, N] float64 dataset distributed like a parameter Vec: each rank reads
+  its columns [lo, lo + nlocal) of every row into *a (allocated, leading dimension nlocal). N must match.
+  Collective. @*/
+PetscErrorCode LandHDF5ReadRows(MPI_Comm comm, hid_t file, const char fname[], const char path[], PetscInt N, PetscInt lo, PetscInt nlocal,
+                                PetscInt *m, PetscReal **a)
+{
+  hid_t   dset, space, mspace, dxpl;
+  hsize_t dims[2], start[2], count[2];
+
+  PetscFunctionBeginUser;
+  PetscCheck(H5Lexists(file, path, H5P_DEFAULT) > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "%s has no dataset %s", fname, path);
+  dset  = H5Dopen2(file, path, H5P_DEFAULT);
+  space = H5Dget_space(dset);
+  PetscCheck(H5Sget_simple_extent_ndims(space) == 2, comm, PETSC_ERR_FILE_UNEXPECTED, "%s:%s is not a 2-D dataset", fname, path);
+  H5Sget_simple_extent_dims(space, dims, NULL);
+  PetscCheck((PetscInt)dims[1] == N, comm, PETSC_ERR_FILE_UNEXPECTED, "%s:%s has rows of length %llu; this network has %" PetscInt_FMT " parameters",
+             fname, path, (unsigned long long)dims[1], N);
+  *m       = (PetscInt)dims[0];
+  start[0] = 0;
+  start[1] = (hsize_t)lo;
+  count[0] = dims[0];
+  count[1] = (hsize_t)nlocal;
+  PetscCall(PetscMalloc1((*m) * nlocal + 1, a));
+  mspace = H5Screate_simple(2, count, NULL);
+  if (*m > 0 && nlocal > 0) {
+    LandCallHDF5(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL));
+  } else {
+    LandCallHDF5(H5Sselect_none(space));
+    LandCallHDF5(H5Sselect_none(mspace));
+  }
+  dxpl = H5Pcreate(H5P_DATASET_XFER);
+  LandCallHDF5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  LandCallHDF5(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, space, dxpl, *a));
+  H5Pclose(dxpl);
+  H5Sclose(mspace);
+  H5Sclose(space);
+  H5Dclose(dset);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode ReadAttr(hid_t file, const char obj[], const char name[], hid_t type, void *value, PetscBool *found)
 {
   hid_t a;

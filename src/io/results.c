@@ -166,6 +166,39 @@ PetscErrorCode LandResultsWriteVec(LandResults res, const char path[], Vec v)
   PetscFunctionReturn(0);
 }
 
+/*@ LandResultsWriteRows - an [m, N] dataset of m vectors of length N distributed over the ranks like a
+  parameter Vec: each rank writes its columns [lo, lo + nlocal) of every row from a, stored with
+  leading dimension nlocal (row r of the dataset is a + r nlocal). One collective write. Collective. @*/
+PetscErrorCode LandResultsWriteRows(LandResults res, const char path[], PetscInt m, PetscInt N, PetscInt lo, PetscInt nlocal, const PetscReal *a)
+{
+  hid_t   space, mspace, dset, dxpl;
+  hsize_t dims[2] = {(hsize_t)m, (hsize_t)N}, start[2] = {0, (hsize_t)lo}, count[2] = {(hsize_t)m, (hsize_t)nlocal};
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(LAND_IO, 0, 0, 0, 0));
+  PetscCall(LandHDF5EnsureGroups(res->file, path));
+  PetscCheck(H5Lexists(res->file, path, H5P_DEFAULT) <= 0, res->comm, PETSC_ERR_ARG_WRONGSTATE, "results: %s written twice", path);
+  space = H5Screate_simple(2, dims, NULL);
+  dset  = H5Dcreate2(res->file, path, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  LandCallHDF5(dset);
+  if (m > 0 && nlocal > 0) {
+    LandCallHDF5(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL));
+  } else {
+    LandCallHDF5(H5Sselect_none(space));
+  }
+  mspace = H5Screate_simple(2, count, NULL);
+  if (!(m > 0 && nlocal > 0)) LandCallHDF5(H5Sselect_none(mspace));
+  dxpl = H5Pcreate(H5P_DATASET_XFER);
+  LandCallHDF5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  LandCallHDF5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, space, dxpl, a));
+  H5Pclose(dxpl);
+  H5Sclose(mspace);
+  H5Sclose(space);
+  H5Dclose(dset);
+  PetscCall(PetscLogEventEnd(LAND_IO, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
 /* Write an array that every rank holds identically (rank 0 writes, the others select nothing). */
 static PetscErrorCode WriteReplicated(LandResults res, const char path[], int rank2, hsize_t *dims, hid_t type, const void *buf)
 {

@@ -29,6 +29,7 @@ PetscErrorCode LandStageRegisterAll(void)
   PetscCall(LandStageRegister("escape", LandStageCreate_Escape));
   PetscCall(LandStageRegister("embed", LandStageCreate_Embed));
   PetscCall(LandStageRegister("simplex", LandStageCreate_Simplex));
+  PetscCall(LandStageRegister("levelset", LandStageCreate_Levelset));
   PetscFunctionReturn(0);
 }
 
