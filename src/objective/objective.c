@@ -311,7 +311,7 @@ PetscErrorCode LandObjectiveTestMetrics(LandObjective obj, Vec theta, LandSetKin
 {
   PetscReal        dd[2];
   const PetscReal *t;
-  PetscInt         correct, n;
+  PetscInt         correct = 0, n = 0;
   const LandSet   *set;
 
   PetscFunctionBeginUser;
