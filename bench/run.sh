@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash bench/core.sh
 bash bench/checkpoint.sh
 bash bench/spectrum.sh
+bash bench/simplex.sh
 
 echo
 echo "bench: done; reports in bench/out/*.md (copy the numbers into docs/performance.md)"

@@ -99,9 +99,12 @@ def solve_glpk(X, y, wpos, wneg, bias):
 
 
 def solve_glpk_dual(X, y, wpos, wneg, bias):
-    """The LP dual of solve_highs_dual (max (1/N) y.l, A^T l = 0, -wpos <= l_i <= wneg) by glpsol --simplex
-    on a CPLEX-LP file. Returns the optimal value, the wall time of glpsol (with reading the file) and
-    glpsol's own 'Time used' (the solve only, 0.1 s resolution)."""
+    """The LP dual of solve_highs_dual (max y.l, A^T l = 0, -wpos <= l_i <= wneg) by glpsol --simplex on a
+    CPLEX-LP file. The objective is not divided by N: GLPK's optimality tolerance is absolute on the reduced
+    costs, and with coefficients y_i / N it stops up to 1e-7 (relative) short of the optimum. The
+    regression coefficients b are the duals of the equality rows; returns the loss at b (as solve_glpk
+    does), the wall time of glpsol (with reading the file) and glpsol's own 'Time used' (the solve only,
+    0.1 s resolution)."""
     import re
     n, p = X.shape
     A = X if not bias else np.hstack([X, np.ones((n, 1))])
@@ -112,7 +115,7 @@ def solve_glpk_dual(X, y, wpos, wneg, bias):
         with open(lp, "w") as f:
             f.write("Maximize\n obj:")
             for i in range(n):  # one term a line: CPLEX-LP expressions may span lines
-                f.write(f"\n + {y[i] / n!r} l{i}".replace("+ -", "- "))
+                f.write(f"\n + {y[i]!r} l{i}".replace("+ -", "- "))
             f.write("\nSubject To\n")
             for j in range(q):
                 f.write(f" e{j}:")
@@ -128,12 +131,12 @@ def solve_glpk_dual(X, y, wpos, wneg, bias):
         t = time.perf_counter() - t
         assert out.returncode == 0 and "OPTIMAL" in out.stdout, out.stdout + out.stderr
         m = re.search(r"Time used:\s+([\d.]+) secs", out.stdout)
-        lam = np.zeros(n)
-        for line in open(sol):  # GLPK raw solution: "j <column> <status> <primal> <dual>"
+        b = np.zeros(q)
+        for line in open(sol):  # GLPK raw solution: "i <row> <status> <primal> <dual>"
             f = line.split()
-            if f and f[0] == "j":
-                lam[int(f[1]) - 1] = float(f[3])
-    return float(np.dot(y, lam)) / n, t, float(m.group(1)) if m else float("nan")
+            if f and f[0] == "i":
+                b[int(f[1]) - 1] = float(f[4])
+    return loss_of(A, y, b, wpos, wneg), t, float(m.group(1)) if m else float("nan")
 
 
 def main():
