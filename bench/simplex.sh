@@ -211,10 +211,28 @@ for k, name in (("highs_dual", "HiGHS dual simplex, LP dual"), ("glpk_dual", "GL
                 ("glpk", "GLPK simplex, primal LP"), ("highs", "HiGHS dual simplex, primal LP")):
     x = S[k]
     if x["time"] is None:
-        w(f"| {name} | > {x.get('timeout')} (timeout) | | | | |")
+        w(f"| {name} | > {x.get('timeout')} (timeout) | | | not reached | |")
     else:
         t = f"{x['time']:.2f}" + (f" ({x['solve']:.1f})" if x.get("solve") is not None else "")
         w(f"| {name} | {t} | | | {x['loss']:.15g} | {rel(x['loss'])} |")
+w("")
+lands = [("long, 1 rank, wall", L["long_1"]["wall"]), ("long, 2 ranks, wall", L["long_2"]["wall"]),
+         ("long, 1 rank, stage", L["long_1"]["time"]), ("long, 2 ranks, stage", L["long_2"]["time"])]
+w("Ratios (solver time / landscape time; above 1 means landscape is faster; a timeout gives a lower bound):")
+w("")
+w("| landscape | vs GLPK, LP dual | vs GLPK, primal LP | vs HiGHS, LP dual | vs HiGHS, primal LP |")
+w("| --- | ---: | ---: | ---: | ---: |")
+
+
+def ratio(k, t):
+    x = S[k]
+    if x["time"] is None:
+        return f"> {x['timeout'] / t:.0f}x" if x.get("timeout") else "n/a"
+    return f"{x['time'] / t:.2f}x"
+
+
+for name, t in lands:
+    w(f"| {name} | {ratio('glpk_dual', t)} | {ratio('glpk', t)} | {ratio('highs_dual', t)} | {ratio('highs', t)} |")
 w("")
 optimal = all(abs(L[k]["loss"] - ref) <= 1e-9 * ref for k in ("long_1", "long_2")) and all(
     S[k]["loss"] is None or abs(S[k]["loss"] - ref) <= 1e-9 * ref for k in S)
