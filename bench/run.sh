@@ -9,6 +9,7 @@ bash bench/core.sh
 bash bench/checkpoint.sh
 bash bench/spectrum.sh
 bash bench/levelset.sh
+bash bench/simplex.sh
 
 echo
 echo "bench: done; reports in bench/out/*.md (copy the numbers into docs/performance.md)"

@@ -3,10 +3,12 @@
 
   lp_check.py make OUT.h5 N P SEED [noise]   write /train/X (N x P), /train/Y (N x 1): x ~ N(0, 1), y = x.w + Laplace noise;
                                               noise < 0: small integers, each row three times (degenerate)
-  lp_check.py solve DATA.h5 LOSS ALPHA BIAS [dual|highs|glpk|both|all]
+  lp_check.py solve DATA.h5 LOSS ALPHA BIAS [dual|highs|glpk|both|all|glpk-dual]
       min (1/N) sum_i w(r_i) |r_i|, r = X b (+ c) - y, w = 1 - alpha above the target and alpha below
       (LOSS l1: weights 1 and 1). dual (default): the optimal value of the LP dual by HiGHS's dual
       simplex (equal to the primal optimum by strong duality); highs / glpk: the primal LP.
+      glpk-dual (not part of all): the same LP dual by glpsol --simplex (its default, the primal
+      simplex, on the dual); its line has a 4th field, glpsol's own 'Time used' (without reading the file).
       Prints '<solver> <loss> <seconds>' lines.
 The LP: X b + c - u+ + u- = y, u+, u- >= 0, minimise (1/N) (wpos 1.u+ + wneg 1.u-)."""
 import sys, time, os, subprocess, tempfile
@@ -96,6 +98,47 @@ def solve_glpk(X, y, wpos, wneg, bias):
     return loss_of(A, y, b, wpos, wneg), t
 
 
+def solve_glpk_dual(X, y, wpos, wneg, bias):
+    """The LP dual of solve_highs_dual (max y.l, A^T l = 0, -wpos <= l_i <= wneg) by glpsol --simplex on a
+    CPLEX-LP file. The objective is not divided by N: GLPK's optimality tolerance is absolute on the reduced
+    costs, and with coefficients y_i / N it stops up to 1e-7 (relative) short of the optimum. The
+    regression coefficients b are the duals of the equality rows; returns the loss at b (as solve_glpk
+    does), the wall time of glpsol (with reading the file) and glpsol's own 'Time used' (the solve only,
+    0.1 s resolution)."""
+    import re
+    n, p = X.shape
+    A = X if not bias else np.hstack([X, np.ones((n, 1))])
+    q = A.shape[1]
+    with tempfile.TemporaryDirectory() as d:
+        lp = os.path.join(d, "lad_dual.lp")
+        sol = os.path.join(d, "lad_dual.sol")
+        with open(lp, "w") as f:
+            f.write("Maximize\n obj:")
+            for i in range(n):  # one term a line: CPLEX-LP expressions may span lines
+                f.write(f"\n + {y[i]!r} l{i}".replace("+ -", "- "))
+            f.write("\nSubject To\n")
+            for j in range(q):
+                f.write(f" e{j}:")
+                for i in range(n):
+                    f.write(f"\n + {A[i, j]!r} l{i}".replace("+ -", "- "))
+                f.write("\n = 0\n")
+            f.write("Bounds\n")
+            for i in range(n):
+                f.write(f" {-wpos!r} <= l{i} <= {wneg!r}\n")
+            f.write("End\n")
+        t = time.perf_counter()
+        out = subprocess.run(["glpsol", "--lp", lp, "--simplex", "-w", sol], capture_output=True, text=True)
+        t = time.perf_counter() - t
+        assert out.returncode == 0 and "OPTIMAL" in out.stdout, out.stdout + out.stderr
+        m = re.search(r"Time used:\s+([\d.]+) secs", out.stdout)
+        b = np.zeros(q)
+        for line in open(sol):  # GLPK raw solution: "i <row> <status> <primal> <dual>"
+            f = line.split()
+            if f and f[0] == "i":
+                b[int(f[1]) - 1] = float(f[4])
+    return loss_of(A, y, b, wpos, wneg), t, float(m.group(1)) if m else float("nan")
+
+
 def main():
     if sys.argv[1] == "make":
         make(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]) if len(sys.argv) > 6 else 1.0)
@@ -115,6 +158,9 @@ def main():
     if which in ("glpk", "both", "all"):
         v, t = solve_glpk(X, y, wpos, wneg, bias)
         print(f"glpk {v!r} {t:.4f}")
+    if which == "glpk-dual":
+        v, t, ts = solve_glpk_dual(X, y, wpos, wneg, bias)
+        print(f"glpk-dual {v!r} {t:.4f} {ts:.1f}")
 
 
 main()
