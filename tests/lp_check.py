@@ -30,6 +30,25 @@ def make(out, n, p, seed, noise=1.0):
         f["/train/Y"] = y[:, None]
 
 
+def design(X, bias):
+    """The regression's design matrix: X, with a column of ones for the intercept."""
+    return X if not bias else np.hstack([X, np.ones((X.shape[0], 1))])
+
+
+def glpsol(write):
+    """Write an LP with write(file) into a temporary CPLEX-LP file and solve it with glpsol's simplex.
+    Returns glpsol's standard output, the lines of its raw solution file and the wall time."""
+    with tempfile.TemporaryDirectory() as d:
+        lp, sol = os.path.join(d, "lad.lp"), os.path.join(d, "lad.sol")
+        with open(lp, "w") as f:
+            write(f)
+        t = time.perf_counter()
+        out = subprocess.run(["glpsol", "--lp", lp, "--simplex", "-w", sol], capture_output=True, text=True)
+        t = time.perf_counter() - t
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout, open(sol).read().split("\n"), t
+
+
 def loss_of(A, y, b, wpos, wneg):
     res = A @ b - y
     return np.mean(np.where(res > 0, wpos * res, -wneg * res))
@@ -39,8 +58,8 @@ def solve_highs_dual(X, y, wpos, wneg, bias, method="highs-ds"):
     """The LP dual of LAD / quantile regression (Barrodale-Roberts' view): max y.l subject to
     A^T l = 0, -wpos <= l_i <= wneg. n bounded variables and q equality constraints."""
     from scipy.optimize import linprog
-    n, p = X.shape
-    A = X if not bias else np.hstack([X, np.ones((n, 1))])
+    A = design(X, bias)
+    n = A.shape[0]
     t = time.perf_counter()
     r = linprog(-y, A_eq=A.T, b_eq=np.zeros(A.shape[1]), bounds=[(-wpos, wneg)] * n, method=method)
     t = time.perf_counter() - t
@@ -51,9 +70,8 @@ def solve_highs_dual(X, y, wpos, wneg, bias, method="highs-ds"):
 def solve_highs(X, y, wpos, wneg, bias):
     from scipy.optimize import linprog
     from scipy import sparse
-    n, p = X.shape
-    A = X if not bias else np.hstack([X, np.ones((n, 1))])
-    q = A.shape[1]
+    A = design(X, bias)
+    n, q = A.shape
     I = sparse.identity(n, format="csr")
     Aeq = sparse.hstack([sparse.csr_matrix(A), -I, I], format="csr")
     c = np.concatenate([np.zeros(q), np.full(n, wpos / n), np.full(n, wneg / n)])
@@ -68,33 +86,28 @@ def solve_highs(X, y, wpos, wneg, bias):
 
 def solve_glpk(X, y, wpos, wneg, bias):
     """GLPK's primal simplex through glpsol on a CPLEX-LP file."""
-    n, p = X.shape
-    A = X if not bias else np.hstack([X, np.ones((n, 1))])
-    q = A.shape[1]
-    with tempfile.TemporaryDirectory() as d:
-        lp = os.path.join(d, "lad.lp")
-        sol = os.path.join(d, "lad.sol")
-        with open(lp, "w") as f:
-            f.write("Minimize\n obj: ")
-            # the b's first (coefficient 0), so that they are columns 1..q of the solution file
-            f.write(" + ".join([f"0 b{j}" for j in range(q)] + [f"{wpos / n!r} up{i} + {wneg / n!r} um{i}" for i in range(n)]))
-            f.write("\nSubject To\n")
-            for i in range(n):
-                terms = " + ".join(f"{A[i, j]!r} b{j}" for j in range(q))
-                f.write(f" c{i}: {terms} - up{i} + um{i} = {y[i]!r}\n".replace("+ -", "- "))
-            f.write("Bounds\n")
-            for j in range(q):
-                f.write(f" b{j} free\n")
-            f.write("End\n")
-        t = time.perf_counter()
-        out = subprocess.run(["glpsol", "--lp", lp, "--simplex", "-w", sol], capture_output=True, text=True)
-        t = time.perf_counter() - t
-        assert out.returncode == 0, out.stdout + out.stderr
-        b = np.zeros(q)
-        for line in open(sol):  # GLPK raw solution: "j <column> <status> <primal> <dual>"
-            f = line.split()
-            if f and f[0] == "j" and int(f[1]) <= q:
-                b[int(f[1]) - 1] = float(f[3])
+    A = design(X, bias)
+    n, q = A.shape
+
+    def write(f):
+        f.write("Minimize\n obj: ")
+        # the b's first (coefficient 0), so that they are columns 1..q of the solution file
+        f.write(" + ".join([f"0 b{j}" for j in range(q)] + [f"{wpos / n!r} up{i} + {wneg / n!r} um{i}" for i in range(n)]))
+        f.write("\nSubject To\n")
+        for i in range(n):
+            terms = " + ".join(f"{A[i, j]!r} b{j}" for j in range(q))
+            f.write(f" c{i}: {terms} - up{i} + um{i} = {y[i]!r}\n".replace("+ -", "- "))
+        f.write("Bounds\n")
+        for j in range(q):
+            f.write(f" b{j} free\n")
+        f.write("End\n")
+
+    _, lines, t = glpsol(write)
+    b = np.zeros(q)
+    for line in lines:  # GLPK raw solution: "j <column> <status> <primal> <dual>"
+        f = line.split()
+        if f and f[0] == "j" and int(f[1]) <= q:
+            b[int(f[1]) - 1] = float(f[3])
     return loss_of(A, y, b, wpos, wneg), t
 
 
@@ -106,36 +119,32 @@ def solve_glpk_dual(X, y, wpos, wneg, bias):
     does), the wall time of glpsol (with reading the file) and glpsol's own 'Time used' (the solve only,
     0.1 s resolution)."""
     import re
-    n, p = X.shape
-    A = X if not bias else np.hstack([X, np.ones((n, 1))])
-    q = A.shape[1]
-    with tempfile.TemporaryDirectory() as d:
-        lp = os.path.join(d, "lad_dual.lp")
-        sol = os.path.join(d, "lad_dual.sol")
-        with open(lp, "w") as f:
-            f.write("Maximize\n obj:")
-            for i in range(n):  # one term a line: CPLEX-LP expressions may span lines
-                f.write(f"\n + {y[i]!r} l{i}".replace("+ -", "- "))
-            f.write("\nSubject To\n")
-            for j in range(q):
-                f.write(f" e{j}:")
-                for i in range(n):
-                    f.write(f"\n + {A[i, j]!r} l{i}".replace("+ -", "- "))
-                f.write("\n = 0\n")
-            f.write("Bounds\n")
+    A = design(X, bias)
+    n, q = A.shape
+
+    def write(f):
+        f.write("Maximize\n obj:")
+        for i in range(n):  # one term a line: CPLEX-LP expressions may span lines
+            f.write(f"\n + {y[i]!r} l{i}".replace("+ -", "- "))
+        f.write("\nSubject To\n")
+        for j in range(q):
+            f.write(f" e{j}:")
             for i in range(n):
-                f.write(f" {-wpos!r} <= l{i} <= {wneg!r}\n")
-            f.write("End\n")
-        t = time.perf_counter()
-        out = subprocess.run(["glpsol", "--lp", lp, "--simplex", "-w", sol], capture_output=True, text=True)
-        t = time.perf_counter() - t
-        assert out.returncode == 0 and "OPTIMAL" in out.stdout, out.stdout + out.stderr
-        m = re.search(r"Time used:\s+([\d.]+) secs", out.stdout)
-        b = np.zeros(q)
-        for line in open(sol):  # GLPK raw solution: "i <row> <status> <primal> <dual>"
-            f = line.split()
-            if f and f[0] == "i":
-                b[int(f[1]) - 1] = float(f[4])
+                f.write(f"\n + {A[i, j]!r} l{i}".replace("+ -", "- "))
+            f.write("\n = 0\n")
+        f.write("Bounds\n")
+        for i in range(n):
+            f.write(f" {-wpos!r} <= l{i} <= {wneg!r}\n")
+        f.write("End\n")
+
+    out, lines, t = glpsol(write)
+    assert "OPTIMAL" in out, out
+    m = re.search(r"Time used:\s+([\d.]+) secs", out)
+    b = np.zeros(q)
+    for line in lines:  # GLPK raw solution: "i <row> <status> <primal> <dual>"
+        f = line.split()
+        if f and f[0] == "i":
+            b[int(f[1]) - 1] = float(f[4])
     return loss_of(A, y, b, wpos, wneg), t, float(m.group(1)) if m else float("nan")
 
 

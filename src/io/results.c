@@ -132,61 +132,27 @@ PetscErrorCode LandResultsHas(LandResults res, const char path[], PetscBool *has
   PetscFunctionReturn(0);
 }
 
-/*@ LandResultsWriteVec - write a distributed Vec as a 1-D dataset, each rank its own slab. Collective. @*/
-PetscErrorCode LandResultsWriteVec(LandResults res, const char path[], Vec v)
-{
-  hid_t              space, mspace, dset, dxpl;
-  hsize_t            N, start, count;
-  PetscInt           lo, hi, n;
-  const PetscScalar *a;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscLogEventBegin(LAND_IO, 0, 0, 0, 0));
-  PetscCall(LandHDF5EnsureGroups(res->file, path));
-  PetscCall(VecGetSize(v, &n));
-  PetscCall(VecGetOwnershipRange(v, &lo, &hi));
-  N     = n;
-  start = lo;
-  count = hi - lo;
-  space = H5Screate_simple(1, &N, NULL);
-  dset  = H5Dcreate2(res->file, path, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  LandCallHDF5(dset);
-  LandCallHDF5(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &count, NULL));
-  mspace = H5Screate_simple(1, &count, NULL);
-  dxpl   = H5Pcreate(H5P_DATASET_XFER);
-  LandCallHDF5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-  PetscCall(VecGetArrayRead(v, &a));
-  LandCallHDF5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, space, dxpl, a));
-  PetscCall(VecRestoreArrayRead(v, &a));
-  H5Pclose(dxpl);
-  H5Sclose(mspace);
-  H5Sclose(space);
-  H5Dclose(dset);
-  PetscCall(PetscLogEventEnd(LAND_IO, 0, 0, 0, 0));
-  PetscFunctionReturn(0);
-}
-
-/*@ LandResultsWriteRows - an [m, N] dataset of m vectors of length N distributed over the ranks like a
-  parameter Vec: each rank writes its columns [lo, lo + nlocal) of every row from a, stored with
-  leading dimension nlocal (row r of the dataset is a + r nlocal). One collective write. Collective. @*/
-PetscErrorCode LandResultsWriteRows(LandResults res, const char path[], PetscInt m, PetscInt N, PetscInt lo, PetscInt nlocal, const PetscReal *a)
+/* One collective write of a dataset distributed over the ranks by columns: [N] (nd = 1, m = 1) or
+   [m, N] (nd = 2); this rank writes columns [lo, lo + nlocal) of every row from a (leading dimension
+   nlocal). */
+static PetscErrorCode WriteSlab(LandResults res, const char path[], int nd, PetscInt m, PetscInt N, PetscInt lo, PetscInt nlocal, const PetscReal *a)
 {
   hid_t   space, mspace, dset, dxpl;
   hsize_t dims[2] = {(hsize_t)m, (hsize_t)N}, start[2] = {0, (hsize_t)lo}, count[2] = {(hsize_t)m, (hsize_t)nlocal};
+  int     o = nd == 1 ? 1 : 0; /* 1-D: the column part only */
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(LAND_IO, 0, 0, 0, 0));
   PetscCall(LandHDF5EnsureGroups(res->file, path));
   PetscCheck(H5Lexists(res->file, path, H5P_DEFAULT) <= 0, res->comm, PETSC_ERR_ARG_WRONGSTATE, "results: %s written twice", path);
-  space = H5Screate_simple(2, dims, NULL);
+  space = H5Screate_simple(nd, dims + o, NULL);
   dset  = H5Dcreate2(res->file, path, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   LandCallHDF5(dset);
-  if (m > 0 && nlocal > 0) {
-    LandCallHDF5(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL));
-  } else {
+  if (m > 0 && nlocal > 0)
+    LandCallHDF5(H5Sselect_hyperslab(space, H5S_SELECT_SET, start + o, NULL, count + o, NULL));
+  else
     LandCallHDF5(H5Sselect_none(space));
-  }
-  mspace = H5Screate_simple(2, count, NULL);
+  mspace = H5Screate_simple(nd, count + o, NULL);
   if (!(m > 0 && nlocal > 0)) LandCallHDF5(H5Sselect_none(mspace));
   dxpl = H5Pcreate(H5P_DATASET_XFER);
   LandCallHDF5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
@@ -196,6 +162,31 @@ PetscErrorCode LandResultsWriteRows(LandResults res, const char path[], PetscInt
   H5Sclose(space);
   H5Dclose(dset);
   PetscCall(PetscLogEventEnd(LAND_IO, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+/*@ LandResultsWriteVec - write a distributed Vec as a 1-D dataset, each rank its own slab. Collective. @*/
+PetscErrorCode LandResultsWriteVec(LandResults res, const char path[], Vec v)
+{
+  PetscInt           lo, hi, n;
+  const PetscScalar *a;
+
+  PetscFunctionBeginUser;
+  PetscCall(VecGetSize(v, &n));
+  PetscCall(VecGetOwnershipRange(v, &lo, &hi));
+  PetscCall(VecGetArrayRead(v, &a));
+  PetscCall(WriteSlab(res, path, 1, 1, n, lo, hi - lo, a));
+  PetscCall(VecRestoreArrayRead(v, &a));
+  PetscFunctionReturn(0);
+}
+
+/*@ LandResultsWriteRows - an [m, N] dataset of m vectors of length N distributed over the ranks like a
+  parameter Vec: each rank writes its columns [lo, lo + nlocal) of every row from a, stored with
+  leading dimension nlocal (row r of the dataset is a + r nlocal). One collective write. Collective. @*/
+PetscErrorCode LandResultsWriteRows(LandResults res, const char path[], PetscInt m, PetscInt N, PetscInt lo, PetscInt nlocal, const PetscReal *a)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WriteSlab(res, path, 2, m, N, lo, nlocal, a));
   PetscFunctionReturn(0);
 }
 

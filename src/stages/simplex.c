@@ -132,20 +132,9 @@ static PetscMPIInt Owner(Simplex *sx, PetscInt64 row)
   return lo;
 }
 
-static inline const PetscReal *LayerW(Simplex *sx, LandNet net, PetscInt m, const PetscReal *x)
-{
-  return m == sx->l ? x : sx->th + net->woff[m - 1];
-}
-static inline const PetscReal *LayerB(Simplex *sx, LandNet net, PetscInt m, const PetscReal *x)
-{
-  if (!net->bias) return NULL;
-  return m == sx->l ? x + sx->nout * sx->nin : sx->th + net->boff[m - 1];
-}
-
 /* Pre-activations of all ncs constraints of one local row with the pattern st: z_l = W x~ + b, then
-   z_m = W_m (mask o z_{m-1}) + b_m; the residuals are f - y. With dir, the derivative along dir
-   (no biases after layer l, no target). */
-static void RowForward(Simplex *sx, LandNet net, PetscInt r, const PetscReal *x, const unsigned char *st, PetscBool dir, PetscReal *z)
+   z_m = W_m (mask o z_{m-1}) + b_m; the residuals are f - y. */
+static void RowForward(Simplex *sx, LandNet net, PetscInt r, const PetscReal *x, const unsigned char *st, PetscReal *z)
 {
   const PetscReal *xt = sx->xt + r * sx->nin, *W = x, *b = net->bias ? x + sx->nout * sx->nin : NULL;
 
@@ -156,7 +145,7 @@ static void RowForward(Simplex *sx, LandNet net, PetscInt r, const PetscReal *x,
   }
   for (PetscInt m = sx->l + 1; m <= sx->L; m++) {
     PetscInt             nin = net->width[m - 1], no = net->width[m];
-    const PetscReal     *Wm = sx->th + net->woff[m - 1], *bm = (net->bias && !dir) ? sx->th + net->boff[m - 1] : NULL;
+    const PetscReal     *Wm = sx->th + net->woff[m - 1], *bm = net->bias ? sx->th + net->boff[m - 1] : NULL;
     const PetscReal     *zp = z + sx->off[m - 1];
     const unsigned char *sp = st + sx->off[m - 1];
     for (PetscInt j = 0; j < no; j++) {
@@ -165,8 +154,7 @@ static void RowForward(Simplex *sx, LandNet net, PetscInt r, const PetscReal *x,
       z[sx->off[m] + j] = s;
     }
   }
-  if (!dir)
-    for (PetscInt o = 0; o < sx->nk; o++) z[sx->first_out + o] -= sx->Y[r * sx->nk + o];
+  for (PetscInt o = 0; o < sx->nk; o++) z[sx->first_out + o] -= sx->Y[r * sx->nk + o];
 }
 
 /* Backpropagate gamma (given at layer m, width[m] entries, overwritten) to layer l through the
@@ -640,7 +628,7 @@ static PetscReal Cond1(Simplex *sx)
 
 /* Basis column i becomes a (A^T row i): B's rows r_k -= u_k r_i / u_i, r_i /= u_i, u = B a; or a
    refactorisation when the pivot u_i is small or -simplex_refactor pivots have passed. */
-static PetscErrorCode ReplaceColumn(LandStage s, PetscInt i, const PetscReal *a)
+static PetscErrorCode ReplaceColumn(LandStage s, PetscInt i, const PetscReal *a, PetscBool *rebuilt)
 {
   Simplex  *sx   = (Simplex *)s->data;
   PetscReal umax = 0, ui;
@@ -658,8 +646,10 @@ static PetscErrorCode ReplaceColumn(LandStage s, PetscInt i, const PetscReal *a)
   sx->since_refactor++;
   if (PetscAbsReal(ui) <= sx->pivot_tol * umax || sx->since_refactor >= sx->refactor || sx->cond > 1e10) {
     PetscCall(Rebuild(s));
+    *rebuilt = PETSC_TRUE;
     PetscFunctionReturn(0);
   }
+  *rebuilt = PETSC_FALSE;
   PetscCall(PetscLogEventBegin(LAND_SimplexBasis, 0, 0, 0, 0));
   for (PetscInt j = 0; j < n0; j++) sx->B[i * n0 + j] /= ui;
   for (PetscInt k = 0; k < n0; k++)
@@ -860,7 +850,7 @@ static PetscErrorCode Reproject(LandStage s, PetscReal *drift)
     PetscInt64 row = sx->basis[i] / sx->ncs;
     if (Owner(sx, row) == sx->rank) {
       PetscInt r = (PetscInt)(row - sx->rstart), j = (PetscInt)(sx->basis[i] % sx->ncs);
-      RowForward(sx, net, r, sx->x, sx->state + r * sx->ncs, PETSC_FALSE, sx->rowz);
+      RowForward(sx, net, r, sx->x, sx->state + r * sx->ncs, sx->rowz);
       zeta[i] = sx->state[r * sx->ncs + j] ? sx->rowz[j] : -sx->rowz[j];
       ChunkBound(sx, net, r, 1, sx->x, PETSC_FALSE, sx->rowa); /* scale of the constraint */
       zeta[n0 + i] = PetscAbsReal(zeta[i]) / PetscMax(sx->rowa[j], PETSC_SMALL);
@@ -1336,7 +1326,7 @@ static PetscErrorCode Phase2(LandStage s)
   for (;;) {
     PetscInt  best = -1, side = 0, nd = 0, nflat = 0;
     PetscReal bs = 0;
-    PetscBool zero;
+    PetscBool zero, rebuilt = PETSC_FALSE;
 
     PetscCall(Poll(s, &stop));
     if (stop) {
@@ -1410,8 +1400,9 @@ static PetscErrorCode Phase2(LandStage s)
     if (sx->ncrossed) PetscCall(CrossKinks(s));
     SetCrit(sx, id, 1);
     sx->basis[best] = id;
-    PetscCall(ReplaceColumn(s, best, sx->buf));
-    if (sx->ncrossed) PetscCall(FullGradient(s)); /* after: sx->buf held the entering normal */
+    PetscCall(ReplaceColumn(s, best, sx->buf, &rebuilt));
+    /* crossed kinks changed g; a rebuild has recomputed it already (after: sx->buf held the entering normal) */
+    if (sx->ncrossed && !rebuilt) PetscCall(FullGradient(s));
     PetscCall(Reproject(s, &drift));
     if (drift > sx->drift_tol)
       PetscCall(PetscInfo(NULL, "simplex: drift %.3e at vertex %" PetscInt_FMT " before re-projection\n", (double)drift, sx->k + 1));
