@@ -1,5 +1,6 @@
 # -help documents every option that the code reads.
-help=$("$LAND" -skip_petscrc -help -data_type teacher -stages train,eval,check,spectrum,stationary,linear,levelset -train_type tao 2>&1
+help=$("$LAND" -skip_petscrc -help -data_type teacher -stages train,eval,check,spectrum,stationary,linear,levelset,slice -train_type tao -output_dir "$WORK/help_main" 2>&1
+  "$LAND" topology -help 2>&1
   # the escape and embed stages need a one-hidden-layer ReLU net
   "$LAND" -skip_petscrc -help -data_type five_point -net_hidden 4 -net_activation relu -stages escape,embed -embed_add 1 -output_dir "$WORK/help_escape" 2>&1
   # the simplex stage needs a ReLU net and the L1 loss

@@ -85,7 +85,7 @@ static PetscErrorCode SetFromOptions_Slice(LandStage s)
                              "weights scaled to the norm of the origin's, biases zero), unit, none",
                              "", Normalizes, (PetscEnum)sl->normalize, (PetscEnum *)&sl->normalize, NULL));
   PetscCall(
-      PetscOptionsRealArray("-slice_range", "xmin,xmax[,ymin,ymax] (default -1,1; -0.5,1.5 with -slice_points)", "", sl->range, &nn, &sl->range_set));
+      PetscOptionsRealArray("-slice_range", "xmin,xmax[,ymin,ymax] (-0.5,1.5 on both axes with -slice_points)", "", sl->range, &nn, &sl->range_set));
   sl->nrange = nn;
   nn         = 2;
   PetscCall(PetscOptionsIntArray("-slice_n", "Grid points per axis: nx[,ny]", "", sl->n, &nn, NULL));
@@ -144,9 +144,10 @@ static PetscErrorCode SetFromOptions_Slice(LandStage s)
     PetscCheck(exists, comm, PETSC_ERR_FILE_OPEN, "-slice_source %s: no such file", sl->source);
   }
   if (!sl->range_set) {
-    PetscReal lo = sl->npoints ? -0.5 : -1.0, hi = sl->npoints ? 1.5 : 1.0;
-    sl->range[0] = sl->range[2] = lo;
-    sl->range[1] = sl->range[3] = hi;
+    if (sl->npoints) { /* around the points: the first at 0, the second at 1 */
+      sl->range[0] = sl->range[2] = -0.5;
+      sl->range[1] = sl->range[3] = 1.5;
+    }
   } else {
     PetscCheck(sl->nrange == 2 * sl->dim, comm, PETSC_ERR_ARG_SIZ,
                "-slice_range: a %" PetscInt_FMT "-D slice needs %" PetscInt_FMT " numbers, got %" PetscInt_FMT, sl->dim, 2 * sl->dim, sl->nrange);

@@ -27,6 +27,11 @@ PetscErrorCode LandTopologyMain(int argc, char **argv)
                             NULL));
   PetscCall(PetscOptionsString("-output_dir", "Directory of results.h5", "", dir, dir, sizeof(dir), NULL));
   PetscOptionsEnd();
+  {
+    PetscBool help;
+    PetscCall(PetscOptionsHasHelp(NULL, &help));
+    if (help && !input[0]) PetscFunctionReturn(0);
+  }
   PetscCheck(input[0], comm, PETSC_ERR_ARG_WRONG, "landscape topology: give -topology_input FILE.h5:/dataset");
   PetscCheck(levels >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-topology_levels %" PetscInt_FMT ": need at least 2", levels);
   colon = strrchr(input, ':');
