@@ -84,8 +84,12 @@ static PetscErrorCode SetFromOptions_Slice(LandStage s)
                              "Scaling of the directions: auto (filter for random, unit for the others), filter (Li et al.: each neuron's incoming "
                              "weights scaled to the norm of the origin's, biases zero), unit, none",
                              "", Normalizes, (PetscEnum)sl->normalize, (PetscEnum *)&sl->normalize, NULL));
-  PetscCall(
-      PetscOptionsRealArray("-slice_range", "xmin,xmax[,ymin,ymax] (-0.5,1.5 on both axes with -slice_points)", "", sl->range, &nn, &sl->range_set));
+  {
+    /* read into a copy: the defaults stay untouched unless the option is given */
+    PetscReal r[4] = {sl->range[0], sl->range[1], sl->range[2], sl->range[3]};
+    PetscCall(PetscOptionsRealArray("-slice_range", "xmin,xmax[,ymin,ymax] (-0.5,1.5 on both axes with -slice_points)", "", r, &nn, &sl->range_set));
+    if (sl->range_set) PetscCall(PetscArraycpy(sl->range, r, 4));
+  }
   sl->nrange = nn;
   nn         = 2;
   PetscCall(PetscOptionsIntArray("-slice_n", "Grid points per axis: nx[,ny]", "", sl->n, &nn, NULL));
@@ -705,15 +709,17 @@ static PetscErrorCode Run_Slice(LandStage s)
     PetscCall(LandResultsWriteAttrInt(R, s->group, "ny", ny));
     PetscCall(LandResultsWriteAttrReal(R, s->group, "time_s", sl->elapsed));
     {
-      PetscReal lmin = PETSC_MAX_REAL, lmax = -PETSC_MAX_REAL;
+      PetscReal lmin = PETSC_MAX_REAL, lmax = -PETSC_MAX_REAL, lorigin;
       for (PetscInt p = 0; p < npts; p++)
         if (!PetscIsInfReal(sl->loss[p])) {
           lmin = PetscMin(lmin, sl->loss[p]);
           lmax = PetscMax(lmax, sl->loss[p]);
         }
-      PetscCall(PetscPrintf(run->comm, "slice: %" PetscInt_FMT " points in %.3f s (%.0f points/s); loss from %.6e to %.6e, %.6e at the origin\n",
-                            npts, (double)sl->elapsed, npts / PetscMax(sl->elapsed, 1e-9), (double)lmin, (double)lmax,
-                            (double)sl->loss[(ny / 2) * nx + nx / 2]));
+      PetscCall(LandObjectiveEvaluate(obj, sl->origin, &lorigin, NULL));
+      PetscCall(LandResultsWriteAttrReal(R, s->group, "origin_loss", lorigin));
+      PetscCall(PetscPrintf(run->comm,
+                            "slice: %" PetscInt_FMT " points in %.3f s (%.0f points/s); loss from %.6e to %.6e on the grid, %.6e at the origin\n",
+                            npts, (double)sl->elapsed, npts / PetscMax(sl->elapsed, 1e-9), (double)lmin, (double)lmax, (double)lorigin));
     }
     PetscCall(PetscMemzero(&pers, sizeof(pers)));
     PetscCall(LandPersistenceCompute(ny, nx, sl->loss, sl->levels, &pers));
@@ -806,6 +812,10 @@ PetscErrorCode LandStageCreate_Slice(LandStage s)
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&sl));
   sl->dim           = 2;
+  sl->range[0]      = -1;
+  sl->range[1]      = 1;
+  sl->range[2]      = -1;
+  sl->range[3]      = 1;
   sl->n[0]          = 51;
   sl->n[1]          = 51;
   sl->levels        = 101;
