@@ -67,16 +67,21 @@ def plot_path(runs, out, title=""):
         y = H[:, :, COL[c]]
         ok = np.isfinite(y).all(0)
         m, sd = y[:, ok].mean(0), y[:, ok].std(0)
-        for i in range(len(runs)):
-            ax.plot(step[ok], y[i, ok], lw=0.5, color="gray", alpha=0.6, label="runs" if i == 0 else None)
-        ax.plot(step[ok], m, lw=1.2, label="mean")
-        ax.fill_between(step[ok], m - sd, m + sd, alpha=0.3, label="+- std")
+        if len(runs) == 1:  # one run (scripts/report.py): its path, no band
+            ax.plot(step[ok], m, lw=1.2)
+        else:
+            for i in range(len(runs)):
+                ax.plot(step[ok], y[i, ok], lw=0.5, color="gray", alpha=0.6, label="runs" if i == 0 else None)
+            ax.plot(step[ok], m, lw=1.2, label="mean")
+            ax.fill_between(step[ok], m - sd, m + sd, alpha=0.3, label="+- std")
         ax.set_ylabel(label, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     axs[-1].set_xlabel("predictor step")
-    axs[0].legend(fontsize=6)
-    axs[0].set_title((title + ": " if title else "") + f"level-set path, mean +- std over {len(runs)} runs", fontsize=9)
+    if len(runs) > 1:
+        axs[0].legend(fontsize=6)
+    axs[0].set_title((title + ": " if title else "") + (f"level-set path, mean +- std over {len(runs)} runs" if len(runs) > 1 else
+                                                        f"level-set path of {runs[0]['name']}"), fontsize=9)
     fig.tight_layout()
     fig.savefig(out + "_path.png", dpi=90)
     plt.close(fig)

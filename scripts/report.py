@@ -231,6 +231,8 @@ def sec_train(md, c, g, name):
     col = {k.strip(): i for i, k in enumerate(cols)}
     step, loss, gn, tl, ta = (h[:, col[k]] for k in ("step", "loss", "grad_norm", "test_loss", "test_accuracy"))
     ttype = attr(g, "type", "?")
+    ep = h[:, col["epoch"]] if "epoch" in col else step
+    minibatch = ttype in ("adam", "sgd") and len(h) > 1 and step[-1] - step[0] > ep[-1] - ep[0] + 1  # more updates than epochs
     md.kv([("optimiser", ttype), ("steps", attr(g, "steps")), ("epochs", h[-1, col["epoch"]] if "epoch" in col and len(h) else None),
            ("training loss, first record", loss[0] if len(loss) else None), ("training loss, final", attr(g, "loss")),
            ("gradient norm, final", attr(g, "grad_norm")), ("test loss, final", attr(g, "test_loss")),
@@ -242,7 +244,7 @@ def sec_train(md, c, g, name):
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     mk = "o-" if len(h) < 30 else "-"
     a = ax[0]
-    a.plot(step, loss, mk, ms=3, label="training loss" + (" (mean over the epoch's mini-batches)" if ttype in ("adam", "sgd") and len(h) > 1 else ""))
+    a.plot(step, loss, mk, ms=3, label="training loss" + (" (mean over the epoch's mini-batches)" if minibatch else " (full batch)"))
     fin = np.isfinite(tl)
     if fin.any():
         a.plot(step[fin], tl[fin], mk, ms=3, label="test loss")
@@ -257,7 +259,7 @@ def sec_train(md, c, g, name):
     ok = np.isfinite(gn) & (gn > 0)
     a.semilogy(step[ok], gn[ok], mk, ms=3, color="C2", label="gradient norm")
     a.set_xlabel("step (parameter update)")
-    a.set_ylabel("gradient norm ‖∇L‖" + (" (last mini-batch)" if ttype in ("adam", "sgd") else ""))
+    a.set_ylabel("gradient norm ‖∇L‖" + (" (last mini-batch)" if minibatch else " (full batch)"))
     a.grid(alpha=0.3)
     title = "gradient norm"
     acc = np.isfinite(ta) & (ta >= 0)
@@ -290,7 +292,7 @@ def sec_train(md, c, g, name):
 def sec_eval(md, c, g, name):
     rows = [(k.replace("_", " "), scalar(g, k)) for k in ("loss", "gradient_norm", "test_loss", "train_accuracy", "test_accuracy",
                                                            "time_loss_gradient", "time_hvp")]
-    rows = [(k, v) for k, v in rows if v is not None and not (k.endswith("accuracy") and v < 0)]
+    rows = [(k, v) for k, v in rows if v is not None and np.isfinite(v) and not (k.endswith("accuracy") and v < 0)]
     if "hvp" in g:
         rows.append(("‖H d‖ (Hessian times the -eval_hvp_direction)", float(np.linalg.norm(g["hvp"][()]))))
     if not rows:

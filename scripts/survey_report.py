@@ -85,11 +85,14 @@ def plot(s, d, out):
     ax.bar(x - 0.2, [r["train_loss"] for r in rows], 0.4, label="training loss (with regulariser)")
     ax.bar(x + 0.2, [r["train_test_loss"] for r in rows], 0.4, label="test loss")
     ax.set_xticks(x)
-    ax.set_xticklabels([r["config"].replace(" -", "\n-") for r in rows], fontsize=7)
+    ax.set_xticklabels([r["config"].replace(" -", "\n-") for r in rows], fontsize=8)
     ax.set_xlabel("configuration (survey task)")
     ax.set_ylabel("loss after training (dimensionless)")
     ax.set_title(f"survey {os.path.abspath(d)}: {len(rows)} of {s['size']} tasks")
-    ax.legend()
+    top = np.nanmax([max(r["train_loss"], r["train_test_loss"]) for r in rows])
+    if np.isfinite(top) and top > 0:
+        ax.set_ylim(0, 1.3 * top)  # room for the legend above the bars
+    ax.legend(loc="upper right")
     fig.tight_layout()
     fig.savefig(out + ".png", dpi=110)
     plt.close(fig)
