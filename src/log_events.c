@@ -3,7 +3,8 @@
 
 PetscClassId  LAND_CLASSID;
 PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve, LAND_SLQ,
-    LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis, LAND_Predictor, LAND_Corrector, LAND_PathPCA;
+    LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis, LAND_Predictor, LAND_Corrector, LAND_PathPCA, LAND_Slice, LAND_SlicePrecompute,
+    LAND_Persistence;
 
 PetscErrorCode LandRegisterLogEvents(void)
 {
@@ -26,5 +27,8 @@ PetscErrorCode LandRegisterLogEvents(void)
   PetscCall(PetscLogEventRegister("LevelPredictor", LAND_CLASSID, &LAND_Predictor));
   PetscCall(PetscLogEventRegister("LevelCorrector", LAND_CLASSID, &LAND_Corrector));
   PetscCall(PetscLogEventRegister("PathPCA", LAND_CLASSID, &LAND_PathPCA));
+  PetscCall(PetscLogEventRegister("Slice", LAND_CLASSID, &LAND_Slice));
+  PetscCall(PetscLogEventRegister("SlicePrecompute", LAND_CLASSID, &LAND_SlicePrecompute));
+  PetscCall(PetscLogEventRegister("Persistence", LAND_CLASSID, &LAND_Persistence));
   PetscFunctionReturn(0);
 }

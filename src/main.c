@@ -1,7 +1,8 @@
 static const char help[] =
     "landscape: loss landscapes of neural networks on MPI, PETSc, SLEPc and parallel HDF5.\n\n"
     "  landscape -data_file F.h5 -net_hidden 100,100 -net_activation tanh -loss mse -stages train,eval -output_dir D\n"
-    "  landscape import idx|csv ...   (convert Fashion-MNIST IDX or CSV files to the HDF5 data format)\n\n"
+    "  landscape import idx|csv ...   (convert Fashion-MNIST IDX or CSV files to the HDF5 data format)\n"
+    "  landscape topology -topology_input F.h5:/dataset -output_dir D   (persistent homology of a stored grid)\n\n"
     "Every option is listed below; see docs/options.md for the full guide.\n\n";
 
 #include <landscape/impl.h>
@@ -215,7 +216,10 @@ int main(int argc, char **argv)
 
   if (argc > 1 && !strcmp(argv[1], "import"))
     ierr = LandImportMain(argc - 1, argv + 1);
-  else
+  else if (argc > 1 && !strcmp(argv[1], "topology")) {
+    ierr = LandTopologyMain(argc - 1, argv + 1);
+    if (!ierr) ierr = CheckUnusedOptions(PETSC_COMM_WORLD);
+  } else
     ierr = RunMain(&run, stages, &nstages);
 
   // ---- Clean up (an unpublished results file is removed) ----

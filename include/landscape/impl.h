@@ -88,6 +88,7 @@ void           LandGemm(char ta, char tb, PetscInt M, PetscInt N, PetscInt K, Pe
 PetscErrorCode LandWorkCreate(LandNet, PetscInt m, LandWork *);
 PetscErrorCode LandWorkDestroy(LandWork *);
 PetscErrorCode LandNetForward(LandNet, const PetscReal *theta, PetscInt m, const PetscReal *X, PetscInt64 row0, LandWork *);
+PetscErrorCode LandNetForwardGivenZ1(LandNet, const PetscReal *theta, PetscInt m, const PetscReal *X, PetscInt64 row0, LandWork *);
 PetscErrorCode LandNetForwardR(LandNet, const PetscReal *theta, const PetscReal *v, PetscInt m, LandWork *);
 PetscErrorCode LandNetBackward(LandNet, const PetscReal *theta, PetscInt m, LandWork *, PetscReal *grad, PetscBool accumulate);
 PetscErrorCode LandNetBackwardR(LandNet, const PetscReal *theta, const PetscReal *v, PetscInt m, LandWork *, PetscReal *hv);
@@ -116,6 +117,7 @@ struct _p_LandObjective {
 };
 
 PetscErrorCode LandObjectiveReplicate(LandObjective, Vec, Vec);
+PetscReal      LandObjectiveLossRows(LandObjective, PetscInt m, const PetscReal *f, const PetscReal *y); /* plain row-order sum of the losses */
 
 /* ---- Results ---- */
 struct _p_LandResults {
@@ -180,6 +182,7 @@ PetscErrorCode LandStageCreate_Simplex(LandStage);
 PetscErrorCode LandSimplexAnalyze(LandResults, const char group[], PetscInt K, const PetscReal *loss, const PetscReal *step, PetscInt n0,
                                   const PetscReal *vertices, PetscInt window);
 PetscErrorCode LandStageCreate_Levelset(LandStage);
+PetscErrorCode LandStageCreate_Slice(LandStage);
 
 /* ---- Escape neurons of one-hidden-layer ReLU-like nets (src/stages/escape.c, docs/shallow-relu.md) ---- */
 typedef enum { LAND_ESCAPE_NOT_STATIONARY, LAND_ESCAPE_LOCAL_MIN, LAND_ESCAPE_SADDLE, LAND_ESCAPE_UNDETERMINED } LandEscapeVerdict;
@@ -221,6 +224,22 @@ PetscErrorCode                 LandPlateauCreateFromOptions(LandStage train, Lan
 PetscErrorCode                 LandPlateauStep(LandPlateau, PetscInt step, PetscReal loss, PetscReal grad_norm, Vec theta);
 PetscErrorCode                 LandPlateauFinish(LandPlateau, PetscInt step, PetscReal loss, PetscReal grad_norm, Vec theta);
 PetscErrorCode                 LandPlateauDestroy(LandPlateau *);
+
+/* Persistent homology of the sublevel filtration of a grid (src/topology/persistence.c) */
+typedef struct {
+  PetscInt   n0, n1;              /* persistence pairs of dimension 0 and 1 with death > birth */
+  PetscReal *h0, *h1;             /* [n][2]: birth, death (+inf: essential) */
+  PetscInt   nmin, nsaddle, nmax; /* critical grid points from the lower links (saddles with multiplicity) */
+  PetscInt   euler;               /* nmin - nsaddle + nmax */
+  PetscReal  tp[2];               /* total persistence of the finite pairs */
+  PetscInt   nlevels;
+  PetscReal *betti; /* [nlevels][4]: level c, b0(c), b1(c), Euler characteristic V_c - E_c + F_c */
+} LandPersistence;
+PetscErrorCode LandPersistenceCompute(PetscInt ny, PetscInt nx, const PetscReal *f, PetscInt nlevels, LandPersistence *);
+PetscErrorCode LandPersistenceWrite(const LandPersistence *, LandResults, const char group[]);
+PetscErrorCode LandPersistenceView(const LandPersistence *, MPI_Comm, const char who[]);
+PetscErrorCode LandPersistenceReset(LandPersistence *);
+PetscErrorCode LandTopologyMain(int, char **); /* 'landscape topology ...' */
 
 /* Counter-based random numbers: the value depends only on (seed, stream, index). */
 PetscReal LandRandUniform(PetscInt64 seed, PetscInt64 stream, PetscInt64 index);

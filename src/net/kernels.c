@@ -181,10 +181,30 @@ static void Affine(LandNet net, PetscInt l, const PetscReal *theta, PetscInt m, 
   Gemm('N', 'T', m, nout, nin, 1.0, a, nin, theta + net->woff[l - 1], nin, beta, z, nout);
 }
 
+static PetscErrorCode ForwardLayers(LandNet, const PetscReal *, PetscInt, const PetscReal *, PetscInt64, LandWork *, PetscBool);
+
 /*@ LandNetForward - forward pass on m rows X (m x d). Not collective. Results stay in the work space;
   the network output is w->a[L] (= w->z[L]). row0 is the global index of the first row in the training
   set: it keys the noise multipliers of -net_noise; pass -1 for rows that take no noise (test rows). @*/
 PetscErrorCode LandNetForward(LandNet net, const PetscReal *theta, PetscInt m, const PetscReal *X, PetscInt64 row0, LandWork *w)
+{
+  PetscFunctionBeginUser;
+  PetscCall(ForwardLayers(net, theta, m, X, row0, w, PETSC_FALSE));
+  PetscFunctionReturn(0);
+}
+
+/*@ LandNetForwardGivenZ1 - LandNetForward when the caller has already put the first layer's
+  pre-activations X W_1^T + b_1 in w->z[1] (the slice stage forms them from precomputed products).
+  Not collective. @*/
+PetscErrorCode LandNetForwardGivenZ1(LandNet net, const PetscReal *theta, PetscInt m, const PetscReal *X, PetscInt64 row0, LandWork *w)
+{
+  PetscFunctionBeginUser;
+  PetscCall(ForwardLayers(net, theta, m, X, row0, w, PETSC_TRUE));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode ForwardLayers(LandNet net, const PetscReal *theta, PetscInt m, const PetscReal *X, PetscInt64 row0, LandWork *w,
+                                    PetscBool z1_given)
 {
   const PetscInt L = net->nlayers;
 
@@ -194,7 +214,7 @@ PetscErrorCode LandNetForward(LandNet net, const PetscReal *theta, PetscInt m, c
   w->masked = (PetscBool)(net->noise != LAND_NOISE_NONE && row0 >= 0);
   for (PetscInt l = 1; l <= L; l++) {
     PetscInt n = m * net->width[l];
-    Affine(net, l, theta, m, w->a[l - 1], w->z[l], PETSC_TRUE, 0.0);
+    if (l > 1 || !z1_given) Affine(net, l, theta, m, w->a[l - 1], w->z[l], PETSC_TRUE, 0.0);
     if (l < L) {
       Activate(net, n, w->z[l], w->a[l], w->s1[l]);
       if (w->masked) {

@@ -153,6 +153,12 @@ static PetscReal LossRows(LandLoss loss, PetscReal alpha, PetscInt m, PetscInt k
   return sum;
 }
 
+/* Loss of m rows of outputs f against targets y: the plain row-order sum LossRows computes. */
+PetscReal LandObjectiveLossRows(LandObjective obj, PetscInt m, const PetscReal *f, const PetscReal *y)
+{
+  return LossRows(obj->loss, obj->quantile, m, obj->k, f, y, 0.0, NULL, NULL, NULL);
+}
+
 /* The one loop over chunks behind every evaluation. Over the chunks of 'set' in 'chunks' (all when
    NULL) that this rank owns: loss (dd in out[0..1]), and the gradient or Hessian product into
    obj->acc (dd, 2P), with per-row scale 1/nrows_total. Also counts correct argmax predictions. */

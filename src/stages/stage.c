@@ -30,6 +30,7 @@ PetscErrorCode LandStageRegisterAll(void)
   PetscCall(LandStageRegister("embed", LandStageCreate_Embed));
   PetscCall(LandStageRegister("simplex", LandStageCreate_Simplex));
   PetscCall(LandStageRegister("levelset", LandStageCreate_Levelset));
+  PetscCall(LandStageRegister("slice", LandStageCreate_Slice));
   PetscFunctionReturn(0);
 }
 
