@@ -212,7 +212,8 @@ def facts(md, f, path):
         rows.append(("net", desc))
         rows.append(("parameters P", attr(n, "num_params")))
     opts = attr(run, "options", "") if run is not None else ""
-    rows.append(("loss", option(opts, "loss", "mse") + (f", L2 penalty gamma = {option(opts, 'reg_l2')}" if float(option(opts, "reg_l2", "0") or 0) else "")))
+    if run is not None:
+        rows.append(("loss", option(opts, "loss", "mse") + (f", L2 penalty gamma = {option(opts, 'reg_l2')}" if float(option(opts, "reg_l2", "0") or 0) else "")))
     rows.append(("stages", ", ".join(stage_groups(f, opts)) or "none"))
     if "survey" in f:
         s = f["survey"]
@@ -486,6 +487,8 @@ def topo_arrays(c, t):
     h0 = np.asarray(need(t, "h0"), float).reshape(-1, 2)
     h1 = np.asarray(opt(t, "h1") if opt(t, "h1") is not None else np.zeros((0, 2)), float).reshape(-1, 2)
     betti = np.asarray(need(t, "betti"), float)
+    if betti.ndim == 1 and betti.size == 4:  # one level: the writer stores a single row as a vector
+        betti = betti[None, :]
     if betti.ndim != 2 or betti.shape[1] != 4:
         raise ReportError(f"{c.f.filename}: {t.name}/betti has shape {betti.shape}, expected [K, 4]")
     crit = opt(t, "critical")
@@ -534,6 +537,12 @@ def topo_figure(c, name, h0, h1, betti, logscale, dim):
     if logscale:
         a.set_xscale("log")
         a.set_yscale("log")
+    for pairs, ys in ((h0[fin0], h0[fin0, 1]), (h1[fin1], h1[fin1, 1]), (h0[~fin0], np.full((~fin0).sum(), top))):
+        sig = np.vectorize(lambda v: float(f"{v:.3g}"))  # pairs that coincide at the diagram's resolution
+        keys, counts = np.unique(sig(np.c_[pairs[:, 0], ys]), axis=0, return_counts=True) if len(pairs) else ([], [])
+        for (b, d), n in zip(keys, counts):
+            if n > 1:  # coinciding pairs (symmetric minima): their multiplicity
+                a.annotate(f"×{n}", (b, d), xytext=(6, -3), textcoords="offset points", fontsize=9)
     a.set_xlim(bot, right)
     a.set_ylim(bot, top * (1.6 if logscale else 1) + (0 if logscale else 0.06 * (hi - lo)))
     a.set_xlabel("birth level c (loss)")
@@ -543,7 +552,7 @@ def topo_figure(c, name, h0, h1, betti, logscale, dim):
     a.grid(alpha=0.3)
     a = ax[1]
     lev = betti[:, 0]
-    a.step(lev, betti[:, 1], where="post", lw=1.5, label="b0(c): components")
+    a.step(lev, betti[:, 1], where="post", lw=3.5, alpha=0.6, label="b0(c): components")
     if dim == 2:
         a.step(lev, betti[:, 2], where="post", lw=1.5, label="b1(c): loops")
     a.step(lev, betti[:, 3], where="post", lw=1.2, ls="--", color="k", label="χ(c): Euler characteristic")
@@ -558,6 +567,31 @@ def topo_figure(c, name, h0, h1, betti, logscale, dim):
     a.grid(alpha=0.3)
     fig.tight_layout()
     return c.save(fig, f"{name}_topology.png")
+
+
+def contour_panel(fig, a, x, y, Z, logscale, label):
+    """Filled contours of Z [len(y), len(x)] (log colour scale if asked), a colour bar, the grid minimum."""
+    Zm = np.ma.masked_invalid(Z)
+    lo, hi = Zm.min(), Zm.max()
+    if hi <= lo:
+        hi = lo + (abs(lo) or 1.0)
+    if logscale:
+        levels = np.geomspace(lo, hi, 25)
+        cs = a.contourf(x, y, Zm, levels=levels, norm=LogNorm(lo, hi), cmap="viridis")
+        dec = 10.0 ** np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
+        dec = dec[(dec >= lo) & (dec <= hi)]
+        cb = fig.colorbar(cs, ax=a, ticks=dec if len(dec) >= 2 else None, format=matplotlib.ticker.LogFormatterSciNotation())
+    else:
+        cs = a.contourf(x, y, Zm, levels=np.linspace(lo, hi, 25), cmap="viridis")
+        cb = fig.colorbar(cs, ax=a)
+    a.contour(x, y, Zm, levels=cs.levels[::3], colors="w", linewidths=0.4, alpha=0.6)
+    cb.set_label(label + (", log scale" if logscale else ""))
+    jj, ii = np.unravel_index(np.argmin(np.where(np.isfinite(Z), Z, np.inf)), Z.shape)
+    a.plot(x[ii], y[jj], "x", color="r", ms=9, mew=2, label="grid minimum", clip_on=False, zorder=5)
+
+
+def finite(Z):
+    return None if Z is None else np.where(np.isfinite(Z), Z, np.nan)
 
 
 def sec_slice(md, c, g, name):
@@ -575,60 +609,49 @@ def sec_slice(md, c, g, name):
         raise ReportError(f"{c.f.filename}: {g.name}/loss has no finite value")
     TL = opt(g, "test_loss")
     TL = None if TL is None or not np.isfinite(TL).any() else np.asarray(TL, float).reshape(L.shape)
-    dirs = [d.strip() for d in (attr(g, "directions") or "").split(",")] + ["", ""]
+    Lf, TLf = finite(L), finite(TL)
+    spec = attr(g, "directions") or ""
+    if spec == "points":
+        axis = ["along θ1 - θ0", "along θ2 - θ0"]
+    else:
+        axis = [f"({d.strip()})" for d in spec.split(",")] + ["(d1)", "(d2)"]
     lname = attr(g, "loss", c.loss)
     label = LOSS_LABEL.get(lname, f"loss ({lname})")
-    j, i = np.unravel_index(np.nanargmin(L), L.shape)
-    rows = [("dimension", dim), ("grid", f"{len(x)} x {len(y)}" if dim == 2 else f"{len(x)} points"), ("directions", attr(g, "directions")),
-            ("normalisation", attr(g, "normalize")), ("parallel over", attr(g, "parallel")), ("time (s)", attr(g, "time_s")),
+    j, i = np.unravel_index(np.nanargmin(Lf), L.shape)
+    rows = [("dimension", dim), ("grid", f"{len(x)} x {len(y)}" if dim == 2 else f"{len(x)} points"), ("directions", spec),
+            ("points (-slice_points)", attr(g, "points")), ("normalisation", attr(g, "normalize")), ("parallel over", attr(g, "parallel")),
+            ("time (s)", attr(g, "time_s")),
             ("coordinate range", f"x in [{fmt(x.min())}, {fmt(x.max())}]" + (f", y in [{fmt(y.min())}, {fmt(y.max())}]" if dim == 2 else "")),
-            ("loss, minimum on the grid", np.nanmin(L)),
-            ("minimum at", f"x = {fmt(x[i])}" + (f", y = {fmt(y[j])}" if dim == 2 else "")), ("loss, maximum on the grid", np.nanmax(L))]
-    o = np.where(np.isclose(x, 0, atol=1e-12))[0], np.where(np.isclose(y, 0, atol=1e-12))[0]
+            ("loss, minimum on the grid", np.nanmin(Lf)),
+            ("minimum at", f"x = {fmt(x[i])}" + (f", y = {fmt(y[j])}" if dim == 2 else "")), ("loss, maximum on the grid", np.nanmax(Lf))]
+    if not np.isfinite(L).all():
+        rows.append(("grid points with a non-finite loss", int((~np.isfinite(L)).sum())))
+    o = np.where(np.isclose(x, 0, rtol=0, atol=1e-12))[0], np.where(np.isclose(y, 0, rtol=0, atol=1e-12))[0]
     if len(o[0]) and len(o[1]):
-        rows.append(("loss at the origin", L[o[1][0], o[0][0]]))
+        rows.append(("loss at the origin θ0", L[o[1][0], o[0][0]]))
     if TL is not None:
-        rows.append(("test loss, minimum on the grid", np.nanmin(TL)))
-    t = g["topology"] if "topology" in g else None
+        rows.append(("test loss, minimum on the grid", np.nanmin(TLf)))
     topo = None
-    if t is not None:
+    if "topology" in g:
+        t = g["topology"]
         topo = topo_arrays(c, t)
         rows += topo_rows(t, topo[0], topo[1], topo[3])
     md.kv(rows)
     logscale = log_sensible(L, TL, mode=c.args.log)
     pts = opt(g, "points")
-    pts = None if pts is None else np.atleast_2d(np.asarray(pts, float))
+    pts = None if pts is None else np.asarray(pts, float).reshape(-1, 2)
     if dim == 2:
         surf = [(L, "training loss")] + ([(TL, "test loss")] if TL is not None else [])
         fig, ax = plt.subplots(1, len(surf), figsize=(6.2 * len(surf), 5), squeeze=False)
         for a, (Z, what) in zip(ax[0], surf):
-            Zm = np.ma.masked_invalid(Z)
-            if logscale:
-                lo, hi = Zm.min(), Zm.max()
-                levels = np.geomspace(lo, hi, 25)
-                cs = a.contourf(x, y, Zm, levels=levels, norm=LogNorm(lo, hi), cmap="viridis")
-                a.contour(x, y, Zm, levels=levels[::3], colors="w", linewidths=0.4, alpha=0.6)
-            else:
-                cs = a.contourf(x, y, Zm, levels=25, cmap="viridis")
-                a.contour(x, y, Zm, levels=cs.levels[::3], colors="w", linewidths=0.4, alpha=0.6)
-            if logscale:
-                dec = 10.0 ** np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
-                cb = fig.colorbar(cs, ax=a, ticks=dec[(dec >= lo) & (dec <= hi)] if ((dec >= lo) & (dec <= hi)).sum() >= 2 else None,
-                                  format=matplotlib.ticker.LogFormatterSciNotation())
-            else:
-                cb = fig.colorbar(cs, ax=a)
-            cb.set_label(label + (", log scale" if logscale else ""))
-            jj, ii = np.unravel_index(np.nanargmin(Z), Z.shape)
-            a.plot(x[ii], y[jj], "x", color="r", ms=9, mew=2, label="grid minimum")
-            if pts is not None and pts.shape[1] >= 2 and len(pts):
-                a.plot(pts[0, 0], pts[0, 1], "*", color="w", mec="k", ms=14, label="origin θ0")
-                for q, p in enumerate(pts[1:], 1):
-                    a.plot(p[0], p[1], "o", color="C1", mec="k", ms=8, label="-slice_points" if q == 1 else None)
-                    a.annotate(f"{q}", (p[0], p[1]), xytext=(5, 5), textcoords="offset points", color="w", fontsize=9)
-            else:
-                a.plot(0, 0, "*", color="w", mec="k", ms=14, label="origin θ0")
-            a.set_xlabel(f"direction 1 coordinate ({dirs[0] or 'd1'})")
-            a.set_ylabel(f"direction 2 coordinate ({dirs[1] or 'd2'})")
+            contour_panel(fig, a, x, y, Z, logscale, label)
+            o = pts[0] if pts is not None and len(pts) else (0, 0)
+            a.plot(o[0], o[1], "*", color="w", mec="k", ms=14, label="origin θ0", clip_on=False, zorder=5)
+            for q, p in enumerate(pts[1:] if pts is not None else [], 1):
+                a.plot(p[0], p[1], "o", color="C1", mec="k", ms=8, label="-slice_points θ1, θ2" if q == 1 else None, clip_on=False, zorder=5)
+                a.annotate(f"θ{q}", (p[0], p[1]), xytext=(6, 6), textcoords="offset points", color="w", fontsize=10)
+            a.set_xlabel(f"direction 1 coordinate {axis[0]}")
+            a.set_ylabel(f"direction 2 coordinate {axis[1]}")
             a.set_title(f"{name}: {what} on θ0 + x d1 + y d2")
             a.legend(fontsize=8, loc="upper right", framealpha=0.7)
         fig.tight_layout()
@@ -638,11 +661,13 @@ def sec_slice(md, c, g, name):
         a.plot(x, L[0], "-", lw=1.5, label="training loss")
         if TL is not None:
             a.plot(x, TL[0], "--", lw=1.2, label="test loss")
-        a.plot(x[i], L[0, i], "x", color="r", ms=9, mew=2, label="grid minimum")
+        a.plot(x[i], L[0, i], "x", color="r", ms=9, mew=2, label="grid minimum", clip_on=False, zorder=5)
         a.axvline(0, color="k", lw=0.7, ls=":", label="origin θ0")
+        if pts is not None and len(pts) > 1:
+            a.axvline(pts[1, 0], color="C1", lw=0.9, ls="--", label="-slice_points θ1")
         if logscale:
             a.set_yscale("log")
-        a.set_xlabel(f"direction 1 coordinate ({dirs[0] or 'd1'})")
+        a.set_xlabel(f"direction 1 coordinate {axis[0]}")
         a.set_ylabel(label)
         a.set_title(f"{name}: loss along θ0 + x d1 ({len(x)} points)")
         a.legend(fontsize=8)
@@ -654,11 +679,37 @@ def sec_slice(md, c, g, name):
 
 
 def sec_topology(md, c, g, name):
+    """The group of 'landscape topology -topology_input F.h5:/dataset': the grid and its persistence."""
     h0, h1, betti, crit = topo_arrays(c, g)
-    md.kv(topo_rows(g, h0, h1, crit))
-    vals = np.concatenate([h0[:, 0], betti[:, 0]])
-    md.fig(c.out, topo_figure(c, name, h0, h1, betti, log_sensible(vals, mode=c.args.log), 2 if len(h1) else 1),
-           f"{name}: persistence and Betti curves")
+    V = opt(g, "values")
+    rows = [("input", attr(g, "input")), ("dataset", attr(g, "dataset"))]
+    if V is not None:
+        V = np.atleast_2d(np.asarray(V, float))
+        rows += [("grid (rows x columns)", f"{V.shape[0]} x {V.shape[1]}"), ("minimum value", np.nanmin(finite(V))),
+                 ("maximum value", np.nanmax(finite(V)))]
+    md.kv(rows + topo_rows(g, h0, h1, crit))
+    logscale = log_sensible(V if V is not None else np.concatenate([h0[:, 0], betti[:, 0]]), mode=c.args.log)
+    if V is not None and V.shape[0] > 1:
+        fig, a = plt.subplots(figsize=(6.4, 5))
+        contour_panel(fig, a, np.arange(V.shape[1]), np.arange(V.shape[0]), V, logscale, "value (the input dataset's units)")
+        a.set_xlabel("grid column j (second index of the dataset)")
+        a.set_ylabel("grid row i (first index)")
+        a.set_title(f"{name}: the input grid {attr(g, 'dataset', '')}")
+        a.legend(fontsize=8, loc="upper right", framealpha=0.7)
+        fig.tight_layout()
+        md.fig(c.out, c.save(fig, f"{name}_values.png"), f"{name}: the input grid")
+    elif V is not None:
+        fig, a = plt.subplots(figsize=(7, 4.2))
+        a.plot(np.arange(V.shape[1]), V[0], "-", lw=1.5)
+        if logscale:
+            a.set_yscale("log")
+        a.set_xlabel("grid index j")
+        a.set_ylabel("value (the input dataset's units)")
+        a.set_title(f"{name}: the input values {attr(g, 'dataset', '')}")
+        a.grid(alpha=0.3)
+        fig.tight_layout()
+        md.fig(c.out, c.save(fig, f"{name}_values.png"), f"{name}: the input values")
+    md.fig(c.out, topo_figure(c, name, h0, h1, betti, logscale, 2 if V is None or V.shape[0] > 1 else 1), f"{name}: persistence and Betti curves")
 
 
 SECTIONS = {"train": sec_train, "eval": sec_eval, "check": sec_check, "stationary": sec_stationary, "spectrum": sec_spectrum,
