@@ -133,8 +133,8 @@ class Markdown:
         self.add("")
 
     def kv(self, rows):
-        """A two-column table of (quantity, value), leaving out values that are None."""
-        self.table(["quantity", "value"], [(k, fmt(v)) for k, v in rows if v is not None])
+        """A two-column table of (quantity, value), leaving out values that are None or NaN."""
+        self.table(["quantity", "value"], [(k, fmt(v)) for k, v in rows if v is not None and not (isinstance(v, float) and np.isnan(v))])
 
     def fig(self, outdir, rel, caption):
         if not os.path.exists(os.path.join(outdir, rel)):
@@ -258,7 +258,9 @@ def sec_train(md, c, g, name):
     a.legend(fontsize=8)
     a = ax[1]
     ok = np.isfinite(gn) & (gn > 0)
-    a.semilogy(step[ok], gn[ok], mk, ms=3, color="C2", label="gradient norm")
+    a.plot(step[ok], gn[ok], mk, ms=3, color="C2", label="gradient norm")
+    if log_sensible(gn[ok], mode=c.args.log):
+        a.set_yscale("log")
     a.set_xlabel("step (parameter update)")
     a.set_ylabel("gradient norm ‖∇L‖" + (" (last mini-batch)" if minibatch else " (full batch)"))
     a.grid(alpha=0.3)
@@ -450,11 +452,11 @@ def sec_levelset(md, c, g, name):
         rows.append(("PCA zero-variance coordinates", attr(g["pca"], "zero_variance_coordinates")))
     md.kv([(k, v) for k, v in rows if not (k == "final test accuracy" and v is not None and v < 0)])
     prefix = os.path.join(c.out, name)
-    classify = plot_levelset.plot_path([run], prefix, title=name)
+    classify = plot_levelset.plot_path([run], prefix)
     md.fig(c.out, f"{name}_path.png", f"{name}: the path on the level set")
     md.add(*plot_levelset.table([run], prefix, classify=classify), "")
     os.remove(prefix + "_table.md")  # in report.md already
-    if plot_levelset.plot_pca([run], prefix, title=name):
+    if plot_levelset.plot_pca([run], prefix):
         md.fig(c.out, f"{name}_pca.png", f"{name}: PCA of the path")
 
 
@@ -636,8 +638,9 @@ def sec_slice(md, c, g, name):
         t = g["topology"]
         topo = topo_arrays(c, t)
         rows += topo_rows(t, topo[0], topo[1], topo[3])
-    md.kv(rows)
     logscale = log_sensible(L, TL, mode=c.args.log)
+    rows.append(("loss scale of the figures", "log" if logscale else "linear"))
+    md.kv(rows)
     pts = opt(g, "points")
     pts = None if pts is None else np.asarray(pts, float).reshape(-1, 2)
     if dim == 2:
