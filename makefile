@@ -32,7 +32,7 @@ OBJS := $(SRCS:src/%.c=build/%.o)
 
 DEB_PKGS := petsc-dev slepc-dev libhdf5-openmpi-dev openmpi-bin hdf5-tools libopenblas-dev \
             dataset-fashion-mnist python3-sklearn python3-h5py python3-matplotlib python3-numpy zlib1g-dev
-TEST_PKGS  := python3-torch python3-scipy glpk-utils slurm-wlm slurm-client munge
+TEST_PKGS  := python3-torch python3-scipy python3-gudhi glpk-utils slurm-wlm slurm-client munge
 BENCH_PKGS := python3-torch python3-scipy glpk-utils
 MPIEXEC  := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 mpiexec --oversubscribe
 

@@ -103,6 +103,7 @@ PetscErrorCode LandResultsSuspend(LandResults);
 PetscErrorCode LandResultsHas(LandResults, const char path[], PetscBool *);
 PetscErrorCode LandResultsWriteVec(LandResults, const char path[], Vec);
 PetscErrorCode LandResultsWriteArray(LandResults, const char path[], PetscInt m, PetscInt n, const PetscReal *);
+PetscErrorCode LandResultsWriteMatrix(LandResults, const char path[], PetscInt m, PetscInt n, const PetscReal *);
 PetscErrorCode LandResultsWriteRows(LandResults, const char path[], PetscInt m, PetscInt N, PetscInt lo, PetscInt nlocal, const PetscReal *);
 PetscErrorCode LandResultsWriteIntArray(LandResults, const char path[], PetscInt n, const PetscInt *);
 PetscErrorCode LandResultsWriteAttrString(LandResults, const char obj[], const char name[], const char value[]);

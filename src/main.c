@@ -30,7 +30,7 @@ static PetscErrorCode OneLineErrorHandler(MPI_Comm comm, int line, const char *f
 }
 
 /* Options that nobody read are errors: a typo must not silently change an experiment. */
-static PetscErrorCode CheckUnusedOptions(MPI_Comm comm)
+PetscErrorCode LandCheckUnusedOptions(MPI_Comm comm)
 {
   PetscInt  n;
   char    **names, **values;
@@ -128,7 +128,7 @@ static PetscErrorCode RunMain(LandRun run, LandStage *stages, PetscInt *nstages)
   }
   PetscCall(LandCheckpointCreate(run, &run->ckpt));
   PetscCall(LandCheckpointSetFromOptions(run->ckpt));
-  PetscCall(CheckUnusedOptions(run->comm));
+  PetscCall(LandCheckUnusedOptions(run->comm));
   PetscCallMPI(MPI_Comm_size(run->comm, &size));
   PetscCall(PetscPrintf(run->comm, "landscape %s on %d rank%s\n", LAND_VERSION, size, size > 1 ? "s" : ""));
   PetscCall(LandDataView(run->data, PETSC_VIEWER_STDOUT_(run->comm)));
@@ -163,7 +163,7 @@ static PetscErrorCode RunMain(LandRun run, LandStage *stages, PetscInt *nstages)
   }
   PetscCall(LandCheckpointView(run->ckpt, PETSC_VIEWER_STDOUT_(run->comm)));
   if (run->stop) {
-    PetscCall(CheckUnusedOptions(run->comm));
+    PetscCall(LandCheckUnusedOptions(run->comm));
     PetscCall(LandResultsSuspend(run->results));
     PetscCall(PetscPrintf(run->comm, "summary: stopped for continuation in stage %" PetscInt_FMT "; run again with -restart auto to continue\n",
                           run->stage_index));
@@ -175,7 +175,7 @@ static PetscErrorCode RunMain(LandRun run, LandStage *stages, PetscInt *nstages)
   PetscCall(LandObjectiveEvaluate(run->obj, run->theta, &f, NULL));
   PetscCall(LandObjectiveTestMetrics(run->obj, run->theta, LAND_SET_TEST, &tl, &ta));
   PetscCall(LandResultsWriteVec(run->results, "/theta", run->theta));
-  PetscCall(CheckUnusedOptions(run->comm));
+  PetscCall(LandCheckUnusedOptions(run->comm));
   PetscCall(WriteRunMetadata(run, "end"));
   PetscCall(LandResultsPublish(run->results));
   PetscCall(PetscTime(&t1));
@@ -218,7 +218,6 @@ int main(int argc, char **argv)
     ierr = LandImportMain(argc - 1, argv + 1);
   else if (argc > 1 && !strcmp(argv[1], "topology")) {
     ierr = LandTopologyMain(argc - 1, argv + 1);
-    if (!ierr) ierr = CheckUnusedOptions(PETSC_COMM_WORLD);
   } else
     ierr = RunMain(&run, stages, &nstages);
 

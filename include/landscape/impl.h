@@ -239,7 +239,8 @@ PetscErrorCode LandPersistenceCompute(PetscInt ny, PetscInt nx, const PetscReal 
 PetscErrorCode LandPersistenceWrite(const LandPersistence *, LandResults, const char group[]);
 PetscErrorCode LandPersistenceView(const LandPersistence *, MPI_Comm, const char who[]);
 PetscErrorCode LandPersistenceReset(LandPersistence *);
-PetscErrorCode LandTopologyMain(int, char **); /* 'landscape topology ...' */
+PetscErrorCode LandTopologyMain(int, char **);   /* 'landscape topology ...' */
+PetscErrorCode LandCheckUnusedOptions(MPI_Comm); /* src/main.c: an option nobody read is an error */
 
 /* Counter-based random numbers: the value depends only on (seed, stream, index). */
 PetscReal LandRandUniform(PetscInt64 seed, PetscInt64 stream, PetscInt64 index);

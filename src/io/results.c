@@ -207,7 +207,8 @@ static PetscErrorCode WriteReplicated(LandResults res, const char path[], int ra
   dxpl = H5Pcreate(H5P_DATASET_XFER);
   LandCallHDF5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
   if (rank != 0) { LandCallHDF5(H5Sselect_none(space)); }
-  LandCallHDF5(H5Dwrite(dset, type, space, space, dxpl, buf));
+  if (H5Sget_simple_extent_npoints(space) > 0)
+    LandCallHDF5(H5Dwrite(dset, type, space, space, dxpl, buf)); /* an empty dataset has nothing to write */
   H5Pclose(dxpl);
   H5Sclose(space);
   H5Dclose(dset);
@@ -225,6 +226,16 @@ PetscErrorCode LandResultsWriteArray(LandResults res, const char path[], PetscIn
     PetscCall(WriteReplicated(res, path, 1, dims + 1, H5T_NATIVE_DOUBLE, a));
   else
     PetscCall(WriteReplicated(res, path, 2, dims, H5T_NATIVE_DOUBLE, a));
+  PetscFunctionReturn(0);
+}
+
+/*@ LandResultsWriteMatrix - an m x n array that every rank holds, 2-D even when m is 0 or 1. Collective. @*/
+PetscErrorCode LandResultsWriteMatrix(LandResults res, const char path[], PetscInt m, PetscInt n, const PetscReal *a)
+{
+  hsize_t dims[2] = {(hsize_t)m, (hsize_t)n};
+
+  PetscFunctionBeginUser;
+  PetscCall(WriteReplicated(res, path, 2, dims, H5T_NATIVE_DOUBLE, a));
   PetscFunctionReturn(0);
 }
 

@@ -667,10 +667,10 @@ static PetscErrorCode Run_Slice(LandStage s)
     char             dirs[1024] = "";
     PetscCall(LandResultsWriteArray(R, LandStagePath(s, "x"), 1, nx, sl->x));
     if (sl->dim == 2) PetscCall(LandResultsWriteArray(R, LandStagePath(s, "y"), 1, ny, sl->y));
-    PetscCall(LandResultsWriteArray(R, LandStagePath(s, "loss"), ny, nx, sl->loss));
+    PetscCall(LandResultsWriteMatrix(R, LandStagePath(s, "loss"), ny, nx, sl->loss));
     if (sl->test) {
-      PetscCall(LandResultsWriteArray(R, LandStagePath(s, "test_loss"), ny, nx, sl->tloss));
-      PetscCall(LandResultsWriteArray(R, LandStagePath(s, "test_accuracy"), ny, nx, sl->tacc));
+      PetscCall(LandResultsWriteMatrix(R, LandStagePath(s, "test_loss"), ny, nx, sl->tloss));
+      PetscCall(LandResultsWriteMatrix(R, LandStagePath(s, "test_accuracy"), ny, nx, sl->tacc));
     }
     PetscCall(LandResultsWriteVec(R, LandStagePath(s, "origin"), sl->origin));
     PetscCall(VecGetOwnershipRange(sl->origin, &lo, &hi));
@@ -683,7 +683,7 @@ static PetscErrorCode Run_Slice(LandStage s)
     PetscCall(LandResultsWriteRows(R, LandStagePath(s, "directions"), sl->dim, sl->P, lo, hi - lo, rows));
     PetscCall(PetscFree(rows));
     if (sl->npoints) {
-      PetscCall(LandResultsWriteArray(R, LandStagePath(s, "points"), sl->npoints, 2, sl->pcoords));
+      PetscCall(LandResultsWriteMatrix(R, LandStagePath(s, "points"), sl->npoints, 2, sl->pcoords));
       for (PetscInt i = 0; i < sl->npoints; i++) {
         if (i) PetscCall(PetscStrlcat(dirs, ",", sizeof(dirs)));
         PetscCall(PetscStrlcat(dirs, sl->points[i], sizeof(dirs)));

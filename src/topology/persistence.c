@@ -378,11 +378,11 @@ PetscErrorCode LandPersistenceWrite(const LandPersistence *p, LandResults res, c
 
   PetscFunctionBeginUser;
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/h0", group));
-  PetscCall(LandResultsWriteArray(res, path, p->n0, 2, p->h0));
+  PetscCall(LandResultsWriteMatrix(res, path, p->n0, 2, p->h0));
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/h1", group));
-  PetscCall(LandResultsWriteArray(res, path, p->n1, 2, p->h1));
+  PetscCall(LandResultsWriteMatrix(res, path, p->n1, 2, p->h1));
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/betti", group));
-  PetscCall(LandResultsWriteArray(res, path, p->nlevels, 4, p->betti));
+  PetscCall(LandResultsWriteMatrix(res, path, p->nlevels, 4, p->betti));
   PetscCall(LandResultsWriteAttrString(res, path, "columns", "level, b0, b1, euler_characteristic"));
   PetscCall(PetscSNPrintf(path, sizeof(path), "%s/critical", group));
   PetscCall(LandResultsWriteArray(res, path, 1, 3, crit));

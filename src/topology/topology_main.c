@@ -50,10 +50,11 @@ PetscErrorCode LandTopologyMain(int argc, char **argv)
   PetscCall(LandPersistenceCompute(m, n, a, levels, &p));
   PetscCall(LandMakeDirs(comm, dir));
   PetscCall(LandResultsCreate(comm, dir, PETSC_FALSE, &res));
-  PetscCall(LandResultsWriteArray(res, "/topology/values", m, n, a));
+  PetscCall(LandResultsWriteMatrix(res, "/topology/values", m, n, a));
   PetscCall(LandResultsWriteAttrString(res, "/topology", "input", input));
   PetscCall(LandResultsWriteAttrString(res, "/topology", "dataset", dset));
   PetscCall(LandPersistenceWrite(&p, res, "/topology"));
+  PetscCall(LandCheckUnusedOptions(comm));
   PetscCall(LandResultsPublish(res));
   PetscCall(LandPersistenceView(&p, comm, "topology"));
   PetscCall(PetscPrintf(comm, "topology: wrote %s/results.h5\n", dir));
