@@ -41,22 +41,26 @@ def pngs(d):
 s = lambda v: v.decode() if isinstance(v, bytes) else v
 "
 
-# ---- train, check, spectrum, eval on 2 ranks ----
+# ---- train, check, spectrum, eval, and a 1-D slice along the lowest Hessian eigenvector, on 2 ranks ----
 T="-data_type teacher -data_n 400 -data_test_n 100 -data_d 5 -data_classify 1 -data_k 3 -net_hidden 8 -net_activation tanh -loss ce
  -train_type adam -train_epochs 20 -train_batch_size 50 -data_chunk_size 50 -train_monitor 0"
-expect_ok "run: train, check, spectrum (dense, SLQ, trace), eval" 2 $T -stages train,check,spectrum,eval -spectrum_eps_nev 4 \
-  -spectrum_slq_probes 4 -spectrum_slq_steps 20 -spectrum_trace_probes 10 -output_dir $RP/tse
-report "report of train, check, spectrum, eval" $RP/tse/results.h5
-pycheck "train/spectrum report: loss curves and spectrum figures, run facts, key numbers as in results.h5" "$CHK
-d = '$RP/tse/report'; assert pngs(d) == ['spectrum_spectrum.png', 'train_loss.png'], pngs(d)
+expect_ok "run: train, check, spectrum (dense, SLQ, trace), eval, 1-D slice" 2 $T -stages train,check,spectrum,eval,slice -spectrum_eps_nev 4 \
+  -spectrum_slq_probes 4 -spectrum_slq_steps 20 -spectrum_trace_probes 10 -slice_dim 1 -slice_directions smallest:0 -slice_n 61 -slice_range -3,3 \
+  -slice_test -output_dir $RP/tse
+report "report of train, check, spectrum, eval, slice" $RP/tse/results.h5
+pycheck "train/spectrum/1-D slice report: loss curves, spectrum, line and persistence figures, run facts, key numbers as in results.h5" "$CHK
+d = '$RP/tse/report'; assert pngs(d) == ['slice_line.png', 'slice_topology.png', 'spectrum_spectrum.png', 'train_loss.png'], pngs(d)
 for p in pngs(d): png(d, p)
 f = h5py.File('$RP/tse/results.h5'); tr = f['/train'].attrs; sp = f['/spectrum'].attrs
-has(d, '| ranks | 2 |', '| resumed | no |', '| stages | train, check, spectrum, eval |', '| parameters P | 75 |', 'widths 5-8-3, tanh',
+has(d, '| ranks | 2 |', '| resumed | no |', '| stages | train, check, spectrum, eval, slice |', '| parameters P | 75 |', 'widths 5-8-3, tanh',
     '400 training rows, 100 test rows', '## check', '| optimiser | adam |')
 has(d, tr['loss'], tr['test_loss'], tr['grad_norm'], float(f['/train/history'][0, 2]), sp['lambda_min'], sp['lambda_max'], s(sp['verdict']),
     float(f['/eval/loss'][0]), float(f['/eval/test_accuracy'][0]), float(f['/spectrum/trace'][0]), sp['slq_negative_mass'])
 has(d, ', '.join('%.6g' % v for v in f['/spectrum/smallest/values'][:]))
-for k in f['/check']: has(d, '| %s | %.6g |' % (k, f['/check'][k][0]))"
+for k in f['/check']: has(d, '| %s | %.6g |' % (k, f['/check'][k][0]))
+g = f['/slice']; x = np.ravel(g['x'][:]); L = np.ravel(g['loss'][:]); assert len(x) == len(L) == 61
+has(d, '| dimension | 1 |', '| directions | smallest:0 |', L.min(), L.max(), '| loss at the origin θ0 | %.6g |' % L[np.argmin(abs(x))],
+    np.nanmin(g['test_loss'][:]), g['topology'].attrs['total_persistence_h0'], '| H1 pairs | 0 |')"
 
 # ---- the Deep ReLU Simplex on tiny uniform data ----
 $PY -c "
