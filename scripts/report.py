@@ -19,7 +19,8 @@ one set per stage group (a repeated stage writes /name_2, ...: its files are nam
                                   the points of -slice_points; 1-D <g>_line.png: the loss along the line
              <g>_topology.png     persistence diagram (H0, H1, the essential class on the top line)
                                   and the Betti curves b0(c), b1(c), chi(c) of the sublevel sets
-  topology   topology_topology.png  the same for the standalone 'landscape topology' command
+  topology   topology_values.png, topology_topology.png  the input grid and the same persistence figure, for
+                                  the group of the standalone 'landscape topology' command
   linear     <g>_phase.png        |v*| against the weight decay (scripts/plot_linear.py), with a phase table
   eval, check, stationary, escape, embed: tables only
 
@@ -27,8 +28,8 @@ A survey directory gives the tables of scripts/survey_report.py (survey.csv, sur
 the loss per configuration (survey.png), each task's stages and key numbers, every *.md table found in
 the survey directory (e.g. a Morse-count table), and with --tasks a full report per task (task_<i>/).
 
---log chooses log scales for loss surfaces and level axes: auto (when the values are positive and span
-two decades or more), on, off. --slq-sigma: the Gaussian broadening of the SLQ density as a fraction of
+--log chooses log scales for losses and levels: auto (when the values are positive and span two decades
+or more), on (whenever they are positive), off. --slq-sigma: the Gaussian broadening of the SLQ density as a fraction of
 the spectrum's width (default 0.01).
 
 The report is written to a temporary directory next to DIR and renamed to DIR only when complete; an
@@ -108,12 +109,12 @@ def cell(s):
 
 
 def log_sensible(*arrays, mode="auto"):
-    """Log axis: 'on', 'off', or auto when every finite value is positive and they span two decades."""
-    if mode in ("on", "off"):
-        return mode == "on"
+    """Log axis: 'off'; 'on' when every finite value is positive; auto when they are and span two decades."""
+    if mode == "off":
+        return False
     v = np.concatenate([np.ravel(np.asarray(a, float)) for a in arrays if a is not None and np.size(a)] or [np.zeros(0)])
     v = v[np.isfinite(v)]
-    return len(v) > 1 and v.min() > 0 and v.max() / v.min() >= 100
+    return len(v) > 1 and v.min() > 0 and (mode == "on" or v.max() / v.min() >= 100)
 
 
 class Markdown:
@@ -546,7 +547,7 @@ def topo_figure(c, name, h0, h1, betti, logscale, dim):
             if n > 1:  # coinciding pairs (symmetric minima): their multiplicity
                 a.annotate(f"×{n}", (b, d), xytext=(6, -3), textcoords="offset points", fontsize=9)
     a.set_xlim(bot, right)
-    a.set_ylim(bot, top * (1.6 if logscale else 1) + (0 if logscale else 0.06 * (hi - lo)))
+    a.set_ylim(bot, top * (hi / lo) ** 0.08 if logscale else top + 0.06 * (hi - lo))
     a.set_xlabel("birth level c (loss)")
     a.set_ylabel("death level c (loss)")
     a.set_title(f"{name}: persistence diagram of the sublevel sets")
