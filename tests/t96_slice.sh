@@ -103,3 +103,123 @@ topology_error "topology: missing file" "no such file" -topology_input $SL/none.
 topology_error "topology: no dataset part" "FILE.h5:/dataset" -topology_input $SL/grids.h5 -output_dir $SL/err
 topology_error "topology: an unused option" "unused option -topology_level" -topology_input $SL/grids.h5:/line -topology_level 3 -output_dir $SL/err
 [ ! -e $SL/err/results.h5 ] && ok "topology: no results.h5 after the errors" || not_ok "topology: a results.h5 was left after an error"
+
+# ---- Part 2: the slice stage on Iris (4-8-3 tanh, cross-entropy) ----
+SK=/usr/lib/python3/dist-packages/sklearn/datasets/data
+"$LAND" import csv -file $SK/iris.csv -test_fraction 0.2 -seed 1 -o $SL/iris.h5 >/dev/null 2>&1
+NET="-data_file $SL/iris.h5 -data_chunk_size 16 -net_hidden 8 -net_activation tanh -loss ce"
+for sd in 1 2 3; do
+  expect_ok "train a 4-8-3 tanh net on Iris (seed $sd)" 1 $NET -seed $sd -stages train -train_type adam -train_epochs 300 -train_batch_size 0 -train_lr 0.02 -train_monitor 0 -output_dir $SL/base$sd
+done
+S="$NET -net_theta $SL/base1/results.h5 -stages slice -slice_n 9,7 -slice_range -1,1,-0.5,0.5 -slice_test -slice_levels 33"
+expect_ok "2-D slice along random directions, 1 rank" 1 $S -output_dir $SL/r1
+expect_ok "the same at 2 ranks, data-parallel" 2 $S -slice_parallel data -output_dir $SL/r2d
+expect_ok "the same at 2 ranks, grid-parallel" 2 $S -slice_parallel grid -output_dir $SL/r2g
+expect_ok "the same at 3 ranks, auto" 3 $S -output_dir $SL/r3
+expect_ok "the same with a full forward pass per point (-slice_first_layer 0)" 1 $S -slice_first_layer 0 -output_dir $SL/plain
+expect_ok "with an L2 term in the objective" 2 $S -reg_l2 0.01 -output_dir $SL/reg
+# numpy forward pass of the 4-8-3 tanh net: the mean cross-entropy and the accuracy of rows X, labels y
+NPNET="
+def unpack(t):
+  return t[:32].reshape(8, 4), t[32:40], t[40:64].reshape(3, 8), t[64:67]
+def net_loss(t, X, y):
+  W1, b1, W2, b2 = unpack(t); z = np.tanh(X @ W1.T + b1) @ W2.T + b2
+  m = z.max(1, keepdims=True); lse = m[:, 0] + np.log(np.exp(z - m).sum(1))
+  return (lse - z[np.arange(len(y)), y]).mean(), (z.argmax(1) == y).mean()
+d = h5py.File('$SL/iris.h5'); X, y, Xt, yt = d['/train/X'][:], d['/train/labels'][:].astype(int), d['/test/X'][:], d['/test/labels'][:].astype(int)
+"
+pycheck "every grid point equals a numpy forward pass (1e-12); the test loss and accuracy too" "
+$NPNET
+f = h5py.File('$SL/r1/results.h5'); g = f['/slice']; o = g['origin'][:]; D = g['directions'][:]
+xs, ys, L, TL, TA = g['x'][:], g['y'][:], g['loss'][:], g['test_loss'][:], g['test_accuracy'][:]
+assert L.shape == (7, 9) and D.shape == (2, 67) and np.allclose(xs, np.linspace(-1, 1, 9), atol=1e-15) and np.allclose(ys, np.linspace(-0.5, 0.5, 7), atol=1e-15)
+assert np.array_equal(o, f['/theta'][:])
+err = 0
+for j in range(7):
+  for i in range(9):
+    t = o + xs[i] * D[0] + ys[j] * D[1]
+    l, a = net_loss(t, X, y); tl, ta = net_loss(t, Xt, yt)
+    err = max(err, abs(L[j, i] - l) / l, abs(TL[j, i] - tl) / tl); assert TA[j, i] == ta
+print('max relative difference %.2e' % err); assert err < 1e-12"
+pycheck "random directions are filter-normalised: each neuron's incoming weights as long as the origin's, biases zero" "
+$NPNET
+f = h5py.File('$SL/r1/results.h5'); o = f['/slice/origin'][:]; D = f['/slice/directions'][:]
+for d in D:
+  (W1, b1, W2, b2), (O1, c1, O2, c2) = unpack(d), unpack(o)
+  assert np.allclose(np.linalg.norm(W1, axis=1), np.linalg.norm(O1, axis=1), rtol=1e-13) and np.allclose(np.linalg.norm(W2, axis=1), np.linalg.norm(O2, axis=1), rtol=1e-13)
+  assert not b1.any() and not b2.any()
+assert abs(D[0] @ D[1]) < 0.9 * np.linalg.norm(D[0]) * np.linalg.norm(D[1])   # two different draws"
+pycheck "1, 2 (data and grid) and 3 ranks and the plain forward pass agree (1e-14)" "
+ref = h5py.File('$SL/r1/results.h5')['/slice/loss'][:]
+for r in ('r2d', 'r2g', 'r3', 'plain'):
+  f = h5py.File('$SL/' + r + '/results.h5'); L = f['/slice/loss'][:]
+  e = np.abs(L / ref - 1).max(); print(r, f['/slice'].attrs['parallel'], 'max rel diff %.1e' % e, 'bitwise' if np.array_equal(L, ref) else '')
+  assert e < 1e-14 and np.array_equal(f['/slice/directions'][:], h5py.File('$SL/r1/results.h5')['/slice/directions'][:])
+assert h5py.File('$SL/r3/results.h5')['/slice'].attrs['parallel'] == b'grid' or h5py.File('$SL/r3/results.h5')['/slice'].attrs['parallel'] == 'grid'"
+# the eval stage at one grid point of the L2 run: theta written by numpy, loss compared
+$PY -c "
+import h5py
+f = h5py.File('$SL/reg/results.h5'); g = f['/slice']
+with h5py.File('$SL/pt.h5', 'w') as o: o['theta'] = g['origin'][:] + g['x'][6] * g['directions'][0] + g['y'][2] * g['directions'][1]
+"
+expect_ok "eval at the grid point (x[6], y[2]) with the L2 term" 1 $NET -reg_l2 0.01 -net_theta $SL/pt.h5 -stages eval -output_dir $SL/evpt
+pycheck "the slice's value there (loss + L2) equals the eval stage's (1e-12)" "
+a = h5py.File('$SL/reg/results.h5')['/slice/loss'][2, 6]; b = h5py.File('$SL/evpt/results.h5')['/eval/loss'][()]
+b = float(np.ravel(b)[0]); print(a, b); assert abs(a - b) <= 1e-12 * abs(b)"
+
+# Hessian eigenvectors: directions from the spectrum stage of the same run; the second difference
+# along the top eigenvector is its eigenvalue.
+H="$NET -net_theta $SL/base1/results.h5 -spectrum_eps_tol 1e-12"
+expect_ok "spectrum then a 2-D slice along smallest:0, largest:0" 2 $H -stages spectrum,slice -slice_directions smallest:0,largest:0 -slice_n 5 -output_dir $SL/hess
+expect_ok "spectrum then a 1-D slice of step 1e-4 along largest:0" 1 $H -stages spectrum,slice -slice_dim 1 -slice_directions largest:0 -slice_range -1e-4,1e-4 -slice_n 3 -output_dir $SL/hess1
+pycheck "the slice's directions are the eigenvectors; L'' along the top one is lambda_max (1e-5)" "
+f = h5py.File('$SL/hess/results.h5'); D = f['/slice/directions'][:]
+assert np.allclose(D[0], f['/spectrum/smallest/vector_0'][:], atol=1e-14) and np.allclose(D[1], f['/spectrum/largest/vector_0'][:], atol=1e-14)
+f = h5py.File('$SL/hess1/results.h5'); L = f['/slice/loss'][0]; lam = f['/spectrum/largest/values'][0]
+c = (L[0] - 2 * L[1] + L[2]) / 1e-8; print(c, lam); assert abs(c - lam) < 1e-5 * abs(lam) + 1e-6
+assert f['/slice/loss'].shape == (1, 3) and f['/slice/topology/h1'].shape == (0, 2)"
+# The plane through three trained networks
+expect_ok "the plane through three trained networks (-slice_points)" 2 $NET -stages slice -slice_points $SL/base1/results.h5,$SL/base2/results.h5,$SL/base3/results.h5 -slice_n 5,5 -output_dir $SL/pts
+pycheck "the grid passes through the first two networks; the third lies at its recorded coordinates" "
+$NPNET
+f = h5py.File('$SL/pts/results.h5'); g = f['/slice']; o, D, P, L = g['origin'][:], g['directions'][:], g['points'][:], g['loss'][:]
+t = [h5py.File('$SL/base%d/results.h5' % k)['/theta'][:] for k in (1, 2, 3)]
+assert np.array_equal(o, t[0]) and np.allclose(o + D[0], t[1], atol=1e-13) and np.allclose(o + P[2, 0] * D[0] + P[2, 1] * D[1], t[2], atol=1e-12)
+assert abs(D[0] @ D[1]) < 1e-12 * (D[0] @ D[0]) and abs(np.linalg.norm(D[1]) / np.linalg.norm(D[0]) - 1) < 1e-13
+assert list(g['x'][:]) == [-0.5, 0, 0.5, 1, 1.5] and list(P[1]) == [1, 0]
+for k, (j, i) in enumerate(((1, 1), (1, 3))):
+  l = net_loss(t[k], X, y)[0]; assert abs(L[j, i] - l) < 1e-12 * l, (k, L[j, i], l)
+print('third point at', P[2])"
+# Principal directions of a level-set path
+expect_ok "a short level-set path with its PCA" 1 $NET -net_theta $SL/base1/results.h5 -stages levelset -levelset_steps 60 -levelset_snapshot_interval 5 -levelset_pca_components 2 -levelset_monitor 0 -output_dir $SL/lv
+expect_ok "a slice along pca:0, pca:1 of that path (-slice_source)" 1 $NET -net_theta $SL/lv/results.h5 -stages slice -slice_source $SL/lv/results.h5 -slice_directions pca:0,pca:1 -slice_n 5 -output_dir $SL/pca
+pycheck "the PCA directions are the components times the path's std, unit length" "
+f = h5py.File('$SL/lv/results.h5'); C, sd = f['/levelset/pca/components'][:], f['/levelset/pca/std'][:]
+D = h5py.File('$SL/pca/results.h5')['/slice/directions'][:]
+for k in range(2):
+  v = C[k] * sd; v /= np.linalg.norm(v); assert np.allclose(D[k], v, atol=1e-14)"
+
+# Exact restart: a signal after grid line 8 of 21 on 2 ranks, resumed on 3 ranks
+R="$NET -net_theta $SL/base1/results.h5 -stages slice -slice_n 11,21 -slice_test"
+expect_ok "an 11 x 21 slice without interruption" 1 $R -output_dir $SL/full
+d=$SL/restart
+out=$(land 2 $R -output_dir $d -checkpoint_signal_at 8 2>&1); rc=$?
+if [ $rc -eq 75 ] && [ -f $d/results.partial.h5 ]; then ok "SIGUSR1 after grid line 8: checkpoint and exit 75"; else not_ok "slice stop on a signal (rc=$rc)" "$out"; fi
+expect_ok "resume at 3 ranks with -restart auto" 3 $R -output_dir $d -restart auto
+same_datasets "the resumed slice equals the uninterrupted one" $SL/full/results.h5 $d/results.h5 /slice/loss /slice/test_loss /slice/test_accuracy /slice/directions /slice/topology/h0 /slice/topology/h1
+
+# One-line errors
+E="$NET -net_theta $SL/base1/results.h5 -stages slice"
+expect_error "slice: -slice_dim 3" "must be 1 or 2" 1 $E -slice_dim 3
+expect_error "slice: unknown direction" "unknown direction 'hessian'" 1 $E -slice_directions hessian,random
+expect_error "slice: one direction for a plane" "needs 2 directions, got 1" 1 $E -slice_directions random
+expect_error "slice: two points for a plane" "needs 3 files, got 2" 1 $E -slice_points $SL/base1/results.h5,$SL/base2/results.h5
+expect_error "slice: a missing point file" "no such file $SL/nosuch.h5" 1 $E -slice_dim 1 -slice_points $SL/base1/results.h5,$SL/nosuch.h5
+expect_error "slice: the same point twice" "hold the same parameters" 1 $E -slice_dim 1 -slice_points $SL/base1/results.h5,$SL/base1/results.h5
+expect_error "slice: points with filter normalisation" "not scaled" 1 $E -slice_dim 1 -slice_normalize filter -slice_points $SL/base1/results.h5,$SL/base2/results.h5
+expect_error "slice: an empty range" "need min < max on axis 1" 1 $E -slice_range 1,-1,0,1
+expect_error "slice: one point per axis" "at least 2 points per axis" 1 $E -slice_n 1
+expect_error "slice: Hessian directions without a spectrum stage" "no dataset /spectrum/smallest/vector_0" 1 $E -slice_directions smallest:0,random
+expect_error "slice: a bad eigenvector index" "non-negative index" 1 $E -slice_directions largest:x,random
+expect_error "slice: PCA without a level-set path" "no dataset /levelset/pca/components" 1 $E -slice_source $SL/base1/results.h5 -slice_directions pca:0,pca:1
+expect_error "slice: an unknown parallel mode" "slice_parallel" 1 $E -slice_parallel rows

@@ -65,7 +65,7 @@ static PetscErrorCode SetFromOptions_Slice(LandStage s)
 {
   Slice   *sl   = (Slice *)s->data;
   MPI_Comm comm = s->run->comm;
-  PetscInt nn = 2, ns = MAX_SPECS, np = MAX_SPECS;
+  PetscInt nn = 4, ns = MAX_SPECS, np = MAX_SPECS;
 
   PetscFunctionBeginUser;
   sl->seed = s->run->seed;
