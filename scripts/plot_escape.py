@@ -23,12 +23,12 @@ def text(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def main():
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    out = sys.argv[1]
-    prefix = sys.argv[2] if len(sys.argv) > 2 else out + "/escape"
-    f = h5py.File(out + "/results.h5", "r")
+FIG3_TITLE = "Five-point data, width 50, init std 8e-6: plateaus and their verdicts"
+
+
+def plot(f, prefix, title=FIG3_TITLE):
+    """PREFIX_loss.png and PREFIX_norms.png of the open results file f (it needs /train/history and
+    /train/neuron_norms). scripts/report.py calls this with its own title."""
     hist = f["/train/history"][:]
     step, loss = hist[:, 0], 2 * hist[:, 2]  # study convention: F.mse_loss has no 1/2
     plats = np.atleast_2d(f["/train/plateaus"][:]) if "/train/plateaus" in f else np.zeros((0, 10))
@@ -51,7 +51,7 @@ def main():
                     textcoords="offset points", xytext=(-150, -32), fontsize=7, color="C2")
     ax.set_xlabel("GD step")
     ax.set_ylabel("loss, study convention (2 x landscape)")
-    ax.set_title("Five-point data, width 50, init std 8e-6: plateaus and their verdicts", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.set_ylim(0.9 * loss.min(), 1.08 * loss.max())
     fig.tight_layout()
     fig.savefig(prefix + "_loss.png", dpi=110)
@@ -76,6 +76,15 @@ def main():
     fig.tight_layout()
     fig.savefig(prefix + "_norms.png", dpi=110)
     plt.close(fig)
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    out = sys.argv[1]
+    prefix = sys.argv[2] if len(sys.argv) > 2 else out + "/escape"
+    with h5py.File(out + "/results.h5", "r") as f:
+        plot(f, prefix)
     print("wrote %s_loss.png and %s_norms.png" % (prefix, prefix))
 
 

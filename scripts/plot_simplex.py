@@ -31,11 +31,11 @@ def settle(k, err, tol):
     return int(k[bad[-1] + 1])
 
 
-def main():
-    res, out = sys.argv[1], sys.argv[2]
-    grp = sys.argv[3] if len(sys.argv) > 3 else "/simplex"
-    f = h5py.File(res, "r")
-    g = f[grp]
+def plot(g, out, res=None):
+    """Draw the /simplex group g (an open h5py group) into OUT.png; return the lines of the summary
+    (the first starts with RES, default the file's name). scripts/report.py calls this too."""
+    res = res or g.file.filename
+    lines = []
     T = g["trajectory"][...]
     cols = attr(g, "trajectory_columns").split(", ")
     c = {n: i for i, n in enumerate(cols)}
@@ -104,21 +104,31 @@ def main():
     a.legend()
     fig.tight_layout()
     fig.savefig(out + ".png", dpi=90)
+    plt.close(fig)
 
-    print(f"{res}: {len(L)} vertices ({int((phase == 1).sum())} in phase 1), n0 = {n0}, L_0 = {L[0]:.6g}, L_final = {Lf:.10g}, {verdict}")
+    lines.append(f"{res}: {len(L)} vertices ({int((phase == 1).sum())} in phase 1), n0 = {n0}, L_0 = {L[0]:.6g}, L_final = {Lf:.10g}, {verdict}")
     for name in ("aitken", "regression", "nls"):
         err = E[:, e["error_" + name]]
         s3, s6 = settle(ke, err / Lf, 1e-3), settle(ke, err / Lf, 1e-6)
-        print(f"  {name:10s}: error within 1e-3 of L_final from vertex {s3}, within 1e-6 from vertex {s6} (of {int(k[-1])})")
+        lines.append(f"  {name:10s}: error within 1e-3 of L_final from vertex {s3}, within 1e-6 from vertex {s6} (of {int(k[-1])})")
     r = dens[:, 1] / np.maximum(dens[:, 2], 1)
     i = np.argmin(np.abs(dens[:, 0] - np.median(dens[:, 0])))
-    print(f"  density: within rho = {dens[0, 0]:.3g}: {int(dens[0, 1])} visited vs {int(dens[0, 2])} evenly spaced; "
-          f"rho = {dens[i, 0]:.3g}: {int(dens[i, 1])} vs {int(dens[i, 2])}")
+    lines.append(f"  density: within rho = {dens[0, 0]:.3g}: {int(dens[0, 1])} visited vs {int(dens[0, 2])} evenly spaced; "
+                 f"rho = {dens[i, 0]:.3g}: {int(dens[i, 1])} vs {int(dens[i, 2])}")
     nz = step[1:][step[1:] > 0]
     q = len(nz) // 10
     if q:
-        print(f"  median step length: first tenth {np.median(nz[:q]):.3g}, last tenth {np.median(nz[-q:]):.3g}")
-    print(f"  wrote {out}.png")
+        lines.append(f"  median step length: first tenth {np.median(nz[:q]):.3g}, last tenth {np.median(nz[-q:]):.3g}")
+    lines.append(f"  wrote {out}.png")
+    return lines
 
 
-main()
+def main():
+    res, out = sys.argv[1], sys.argv[2]
+    grp = sys.argv[3] if len(sys.argv) > 3 else "/simplex"
+    with h5py.File(res, "r") as f:
+        print("\n".join(plot(f[grp], out, res)))
+
+
+if __name__ == "__main__":
+    main()
