@@ -231,7 +231,8 @@ static PetscErrorCode ForwardLayers(LandNet net, const PetscReal *theta, PetscIn
     } else
       w->a[l] = w->z[l];
   }
-  PetscCall(PetscLogFlops(2.0 * m * (net->P)));
+  /* with z1 given, the first layer's products were counted where they were formed */
+  PetscCall(PetscLogFlops(2.0 * m * (z1_given ? net->P - (net->boff[0] - net->woff[0]) : net->P)));
   PetscCall(PetscLogEventEnd(LAND_Forward, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
