@@ -439,7 +439,10 @@ def analyse(tasks, a):
     for p in nd:
         c[p["index"]] = c.get(p["index"], 0) + 1
         C[p["index"]] = C.get(p["index"], 0) + p["orbit"]
+    gamma = float(t0["opts"].get("reg_l2", "0") or 0)
     stats.update({
+        "label": "%s %s%s, L2 %g%s" % ("-".join(map(str, arch.w)), arch.act, " skip" if any(arch.skip) else "", gamma,
+                                       " (with biases)" if gamma and truthy(t0["opts"].get("reg_l2_bias")) else ""),
         "arch": arch, "points": pts, "c": c, "C": C, "dmin": dmin, "same_loss_pairs": same_loss,
         "dmax": max([p["dmax"] for p in pts], default=0.0),
         "nondegenerate_tasks": sum(len(p["tasks"]) for p in nd),
@@ -500,8 +503,7 @@ def report(d, a):
     md += ["", "Per configuration, the distinct points (index, loss, orbit size, starts that found them):", ""]
     for n, (k, s) in enumerate(res):
         ar = s["arch"]
-        md.append("%d. `%s`: widths %s, %s%s, symmetry group %d%s." % (
-            n, k or "(all)", "-".join(map(str, ar.w)), ar.act, ", skip" if any(ar.skip) else "", ar.group, "; " + ar.note if ar.note else ""))
+        md.append("%d. `%s`: %s, symmetry group of order %d%s." % (n, k or "(all)", s["label"], ar.group, "; " + ar.note if ar.note else ""))
         for p in sorted(s["points"], key=lambda p: (p["nzero"] > 0, p["index"], p["loss"])):
             md.append("    - %s index %d, loss %s, orbit %d%s, found %dx, min|lambda|/max|lambda| %.1e" % (
                 "degenerate (%d zero)," % p["nzero"] if p["nzero"] else "", p["index"], fmt_loss(p["loss"]), p["orbit"],
@@ -566,7 +568,7 @@ def report(d, a):
 def summary(rows, prefix, a):
     """One row per configuration of every survey: the tables of docs/morse.md."""
     kmax = max([max(s["c"], default=0) for _, _, s in rows] + [0])
-    head = ["survey", "configuration", "P", "group", "starts", "certified", "degenerate starts", "distinct", "non-free"] + \
+    head = ["survey", "configuration", "net", "P", "group", "starts", "certified", "degenerate starts", "distinct", "non-free"] + \
         ["c%d" % k for k in range(kmax + 1)] + ["sum (-1)^k c_k", "sum (-1)^k C_k", "strong Morse (C_k) fails at k", "lowest loss", "minima (loss)"]
     md = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     with open(prefix + ".csv", "w") as f:
@@ -574,7 +576,7 @@ def summary(rows, prefix, a):
         for d, k, s in rows:
             mins = sorted(p["loss"] for p in s["points"] if p["nzero"] == 0 and p["index"] == 0)
             low = min([p["loss"] for p in s["points"]], default=np.nan)
-            cells = [os.path.basename(os.path.normpath(d)), k or "(all)", s["arch"].P, s["arch"].group, s["tasks"], s["certified"],
+            cells = [os.path.basename(os.path.normpath(d)), k or "(all)", s["label"], s["arch"].P, s["arch"].group, s["tasks"], s["certified"],
                      s["degenerate_tasks"], s["distinct"], s["nonfree"]] + [s["c"].get(j, 0) for j in range(kmax + 1)] + \
                     [s["euler_c"], s["euler_C"], "-" if s["strong_C"] < 0 else s["strong_C"], fmt_loss(low), " ".join(fmt_loss(x) for x in mins) or "-"]
             md.append("| " + " | ".join(str(c) for c in cells) + " |")
