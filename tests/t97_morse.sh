@@ -13,7 +13,7 @@ NEWTON="-spectrum_which none -stationary_monitor 0 -stationary_snes_linesearch_t
 TANH="-net_hidden 3 -net_activation tanh -reg_l2 1e-4 -reg_l2_bias"
 SIGM="-net_hidden 3 -net_activation sigmoid -reg_l2 1e-4"        # weights only: the sigmoid flip shifts the next bias
 SKIP="-net_hidden 3,3 -net_skip -net_activation tanh -reg_l2 1e-4 -reg_l2_bias"
-TRAIN="-stages train,stationary,spectrum -train_type tao -train_tao_monitor 0 -train_max_it 500 -train_monitor 0 $NEWTON"
+TRAIN="-stages train,stationary,spectrum -train_type tao -train_max_it 500 -train_monitor 0 $NEWTON"
 
 # survey NAME DIR GRID NTASKS ARGS...: every task of a survey in DIR (run from DIR: net_theta values are file names)
 survey() {
