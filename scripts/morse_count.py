@@ -3,7 +3,7 @@
 stage certified, modulo the symmetries of hidden units, their Morse indices from the dense Hessian
 spectrum, their losses and orbit sizes, and the Morse relations they would satisfy if complete.
 
-  /usr/bin/python3 scripts/morse_count.py SURVEY_DIR [SURVEY_DIR ...] [--rtol 1e-6] [--zero-tol 1e-6]
+  /usr/bin/python3 scripts/morse_count.py SURVEY_DIR [SURVEY_DIR ...] [--rtol 1e-4] [--zero-tol 1e-6]
       [--loss-rtol 1e-8] [--start-factors seed,train_max_it,train_type,train_lr,net_init_scale,net_theta] [--summary PREFIX]
 
 A survey's tasks are grouped into configurations: the /survey config string without the factors
@@ -441,10 +441,11 @@ def analyse(tasks, a):
         C[p["index"]] = C.get(p["index"], 0) + p["orbit"]
     gamma = float(t0["opts"].get("reg_l2", "0") or 0)
     stats.update({
+        "gamma": gamma,
         "label": "%s %s%s, L2 %g%s" % ("-".join(map(str, arch.w)), arch.act, " skip" if any(arch.skip) else "", gamma,
                                        " (with biases)" if gamma and truthy(t0["opts"].get("reg_l2_bias")) else ""),
         "arch": arch, "points": pts, "c": c, "C": C, "dmin": dmin, "same_loss_pairs": same_loss,
-        "dmax": max([p["dmax"] for p in pts], default=0.0),
+        "dmax": max([p["dmax"] for p in pts if p["nzero"] == 0], default=0.0),
         "nondegenerate_tasks": sum(len(p["tasks"]) for p in nd),
         "degenerate_tasks": sum(len(p["tasks"]) for p in pts if p["nzero"] > 0),
         "distinct": len(nd), "distinct_degenerate": len(pts) - len(nd),
@@ -508,7 +509,7 @@ def report(d, a):
             md.append("    - %s index %d, loss %s, orbit %d%s, found %dx, min|lambda|/max|lambda| %.1e" % (
                 "degenerate (%d zero)," % p["nzero"] if p["nzero"] else "", p["index"], fmt_loss(p["loss"]), p["orbit"],
                 "" if p["stab_complete"] else " (stabiliser search capped)", len(p["tasks"]), p["minrel"]))
-        md.append("    - checks: duplicates within %.1e, distinct points at least %.1e apart (relative); %d pairs of distinct points with equal loss; "
+        md.append("    - checks: non-degenerate duplicates within %.1e, distinct non-degenerate points at least %.1e apart (relative), %d pairs of them with equal loss; "
                   "%d distance matches rejected for a different loss; %d points whose duplicates disagree on the index; %d non-free orbits" % (
                       s["dmax"], s["dmin"], s["same_loss_pairs"], s["loss_mismatch"], s["index_conflicts"], s["nonfree"]))
     md += ["", "A failed Morse relation means the sample of critical points is incomplete (or the loss is not a proper Morse function, "
@@ -542,6 +543,8 @@ def report(d, a):
         for n, (k, s) in enumerate(res):
             g = f.create_group("config_%02d" % n)
             g.attrs["config"] = k
+            g.attrs["label"] = s["label"]
+            g.attrs["reg_l2"] = s["gamma"]
             g.attrs["widths"] = np.array(s["arch"].w)
             g.attrs["activation"] = s["arch"].act
             g.attrs["skip"] = int(any(s["arch"].skip))
@@ -588,7 +591,7 @@ def summary(rows, prefix, a):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dirs", nargs="+", metavar="SURVEY_DIR")
-    p.add_argument("--rtol", type=float, default=1e-6, help="dedup: relative distance after alignment (default 1e-6)")
+    p.add_argument("--rtol", type=float, default=1e-4, help="dedup: relative distance after alignment (default 1e-4)")
     p.add_argument("--zero-tol", type=float, default=1e-6, help="an eigenvalue with |lambda| <= zero_tol max|lambda| is zero (default 1e-6)")
     p.add_argument("--loss-rtol", type=float, default=1e-8, help="duplicates must agree in loss to this relative tolerance (default 1e-8)")
     p.add_argument("--start-factors", default="seed,train_max_it,train_type,train_lr,net_init_scale,net_theta",

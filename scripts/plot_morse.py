@@ -34,36 +34,48 @@ for d in a.dirs:
             c = h[g]
             label = c.attrs["config"]
             label = label.decode() if isinstance(label, bytes) else label
-            cfgs.append({"label": label.replace("-net_", "").replace("-reg_", "").replace("hidden ", "h=").replace("activation ", "")
-                         .replace("l2 ", "L2=").replace("skip ", "skip="),
+            net = c.attrs["label"]
+            cfgs.append({"label": (net.decode() if isinstance(net, bytes) else net).replace(" (with biases)", ""),
+                         "gamma": float(c.attrs["reg_l2"]), "deep": len(c.attrs["widths"]) > 3,
                          "loss": c["loss"][()], "index": c["index"][()], "nzero": c["nzero"][()], "minrel": c["minrel"][()]})
     surveys.append((os.path.basename(os.path.normpath(d)), cfgs))
 
-fig, axes = plt.subplots(1, len(surveys), figsize=(4.2 * len(surveys), 4.2), squeeze=False, sharey=True)
-for ax, (name, cfgs) in zip(axes[0], surveys):
+FLOOR = 2e-3  # losses below (zero-loss points of unregularised nets) are drawn at the floor as triangles
+ncol = min(2, len(surveys))
+nrow = (len(surveys) + ncol - 1) // ncol
+fig, axes = plt.subplots(nrow, ncol, figsize=(6.4 * ncol, 4.2 * nrow), squeeze=False, sharey=True)
+for ax, (name, cfgs) in zip(axes.ravel(), surveys):
     n = len(cfgs)
     for j, c in enumerate(cfgs):
         dx = (j - (n - 1) / 2) * 0.8 / max(n, 1)
-        nd = c["nzero"] == 0
-        ax.scatter(c["index"][nd] + dx, c["loss"][nd], s=18, color="C%d" % j, label=c["label"])
-        if (~nd).any():
-            ax.scatter(c["index"][~nd] + dx, c["loss"][~nd], s=18, marker="x", color="C%d" % j)
+        nd, low = c["nzero"] == 0, c["loss"] < FLOOR
+        y = np.maximum(c["loss"], FLOOR)
+        labelled = False
+        for sel, mk in ((nd & ~low, "o"), (~nd & ~low, "x"), (low, "v")):
+            if sel.any():
+                ax.scatter(c["index"][sel] + dx, y[sel], s=20, marker=mk, color="C%d" % j, label=None if labelled else c["label"])
+                labelled = True
     ax.set_yscale("log")
-    ax.set_xlabel("Morse index k (negative Hessian eigenvalues)")
+    ax.set_ylim(FLOOR / 1.3, 0.8)
+    ax.set_xlabel("Morse index k (number of negative Hessian eigenvalues)")
+    ax.set_ylabel("loss at the point (mse/2 + L2 penalty)")
     ax.set_title("survey '%s'" % name, fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
-axes[0][0].set_ylabel("loss at the critical point (mse/2 + L2, dimensionless)")
-fig.suptitle("Distinct critical points modulo symmetry (dots: non-degenerate, crosses: degenerate)", fontsize=10 if len(surveys) > 1 else 7)
+for ax in axes.ravel()[len(surveys):]:
+    ax.set_visible(False)
+fig.suptitle("Distinct critical points modulo symmetry (o: non-degenerate, x: degenerate, v: loss below %g)" % FLOOR, fontsize=10)
 fig.tight_layout()
 fig.savefig(os.path.join(out, "morse_points.png"), dpi=110)
 
 fig, ax = plt.subplots(figsize=(7, 4.2))
-bins = np.logspace(-20, 0, 61)
-allv = []
+bins = np.logspace(-21, 0, 64)
+groups = {"no L2": [], "L2 > 0, one hidden layer": [], "L2 > 0, two hidden layers": []}
 for name, cfgs in surveys:
-    v = np.concatenate([c["minrel"] for c in cfgs]) if cfgs else np.array([])
-    allv.append((name, np.clip(v, 1e-20, 1)))
+    for c in cfgs:
+        key = "no L2" if c["gamma"] == 0 else ("L2 > 0, two hidden layers" if c["deep"] else "L2 > 0, one hidden layer")
+        groups[key].append(np.clip(c["minrel"], 1e-20, 1))
+allv = [(k, np.concatenate(v)) for k, v in groups.items() if v]
 ax.hist([v for _, v in allv], bins=bins, stacked=True, label=[n for n, _ in allv])
 ax.axvline(zero_tol, color="k", ls="--", label="zero band %g" % zero_tol)
 ax.set_xscale("log")

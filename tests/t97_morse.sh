@@ -129,7 +129,7 @@ def gact(t, p, s):
   W, b, v, c = parts(t); p = list(p); return np.concatenate([(s[:, None] * W[p]).ravel(), s * b[p], v[p] * s, [c]])
 def odist(a, b):   # min over all 48 signed permutations g of the hidden units of |a - g b|
   return min(np.linalg.norm(a - gact(b, p, np.array(s))) for p in itertools.permutations(range(3)) for s in itertools.product((1.0, -1.0), repeat=3))
-C = list(np.flatnonzero(cert)); same = {(i, j): odist(th[i], th[j]) <= 1e-6 * max(1, np.linalg.norm(th[i])) for i in C for j in C}
+C = list(np.flatnonzero(cert)); same = {(i, j): odist(th[i], th[j]) <= 1e-4 * max(1, np.linalg.norm(th[i]), np.linalg.norm(th[j])) for i in C for j in C}
 for i in C:
   for j in C: assert same[i, j] == (pot[i] == pot[j]), (i, j, same[i, j], pot[i], pot[j])
 nd = g['nzero'][:] == 0; c = np.bincount(idx[nd], minlength=len(g['c'])); print('c_k', c[:6], 'distinct', g.attrs['distinct'])
