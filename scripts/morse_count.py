@@ -358,6 +358,27 @@ def load_task(path, start_factors):
     return t
 
 
+def near_flip_classes(arch, t0, nd, dist=0.05):
+    """Sigmoid with the biases in the penalty: the flip is broken only by the penalty, so points come in
+    near-copies. Classes of the non-degenerate points modulo the flips too (within dist relative), and of the minima."""
+    full = Arch(arch.w, arch.act, arch.bias, 0, {})
+    u = [canonical(full, full.to_sym(p["theta"])) for p in nd]
+    parent = list(range(len(nd)))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(nd)):
+        ti = full.from_sym(u[i])
+        for j in range(i):
+            if np.linalg.norm(ti - full.from_sym(align(full, u[i], u[j]))) <= dist * max(np.linalg.norm(ti), 1.0):
+                parent[find(i)] = find(j)
+    return dist, len({find(i) for i in range(len(nd))}), len({find(i) for i in range(len(nd)) if nd[i]["index"] == 0}), \
+        sum(1 for p in nd if p["index"] == 0)
+
+
 def morse_checks(counts, P):
     """Strong Morse inequalities for R^P (b_0 = 1, b_k = 0 for k > 0): sum_{j<=k} (-1)^(k-j) c_j >= (-1)^k,
     and the Euler relation sum (-1)^k c_k = 1. Returns (weak ok, first k where a strong one fails or -1, euler)."""
@@ -435,6 +456,7 @@ def analyse(tasks, a):
             if abs(p["loss"] - q["loss"]) <= a.loss_rtol * max(abs(p["loss"]), abs(q["loss"])):
                 same_loss += 1
     nd = [p for p in pts if p["nzero"] == 0]
+    stats["near_flips"] = near_flip_classes(arch, t0, nd) if arch.act == "sigmoid" and arch.bias and not arch.signs else None
     c, C = {}, {}
     for p in nd:
         c[p["index"]] = c.get(p["index"], 0) + 1
@@ -512,6 +534,9 @@ def report(d, a):
         md.append("    - checks: non-degenerate duplicates within %.1e, distinct non-degenerate points at least %.1e apart (relative), %d pairs of them with equal loss; "
                   "%d distance matches rejected for a different loss; %d points whose duplicates disagree on the index; %d non-free orbits" % (
                       s["dmax"], s["dmin"], s["same_loss_pairs"], s["loss_mismatch"], s["index_conflicts"], s["nonfree"]))
+        if s["near_flips"]:
+            md.append("    - modulo the sign flips as well (broken only by the bias penalty; within %g relative): %d classes of the %d points, %d of the %d minima"
+                      % (s["near_flips"][0], s["near_flips"][1], s["distinct"], s["near_flips"][2], s["near_flips"][3]))
     md += ["", "A failed Morse relation means the sample of critical points is incomplete (or the loss is not a proper Morse function, "
            "e.g. without L2), not that the theory fails."]
     with open(os.path.join(d, "morse.md"), "w") as f:
