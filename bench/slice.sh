@@ -98,16 +98,15 @@ fi
 
 # 3. The report (also alone: bench/slice.sh --report).
 echo
-"$PY" - "$OUT" "$N" "$LINES" <<'EOF'
+"$PY" - "$OUT" <<'EOF'
 import os, re, sys
 import h5py
 import numpy as np
 
-out, n, lines = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out = sys.argv[1]
 rows, d, h, k = 10000, 784, 256, 10
 later = h * h + h * k                     # multiply-adds per row of the layers after the first
 first = d * h
-npts = n * n
 
 
 def read(name):
@@ -142,8 +141,12 @@ def torch(dt, th):
                 full=float(m.group(8)), diff=float(m.group(9)), mem=float(m.group(10)))
 
 
+with h5py.File(os.path.join(out, "slice_l1", "results.h5"), "r") as f:  # the grid of the last run (--report: whatever N was)
+    n = f["slice/loss"].shape[1]
+npts = n * n
 L1, L2d, L2g, Lp = (landscape(x) for x in ("slice_l1", "slice_l2_data", "slice_l2_grid", "slice_l1_plain"))
 T = {(dt, th): torch(dt, th) for dt in ("float64", "float32") for th in (1, 2)}
+lines = int(re.search(r" step (\d+) ", read("slice_torch_float64_1.txt")).group(1))
 ref = L1["loss"]
 sub = ref[::lines, :]
 bitwise = lambda a: "bitwise equal" if np.array_equal(a, ref) else f"max rel. diff {np.max(np.abs(a - ref) / np.abs(ref)):.1e}"
