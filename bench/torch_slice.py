@@ -7,7 +7,7 @@ user does it (as in Li et al.'s loss-landscape code, net_plotter.set_weights + e
 the model is an nn.Sequential (rebuilt from /slice/origin by scripts/theta_to_torch.py's load_model),
 and for every grid point (x, y) its parameters are set to origin + x d1 + y d2, then the training
 rows are forwarded in batches under torch.no_grad() and the mean softmax cross-entropy is
-sum(batch mean x batch rows) / N. Every point costs a full forward pass, the first layer included.
+sum(batch mean x batch rows) / N (with the accuracy, as there; landscape counts it too). Every point costs a full forward pass, the first layer included.
 The training rows are those landscape used: all rows of DATA, or the seeded subset of
 -data_train_n (RandomRows of src/data/data.c, ported in bench/torch_hessian.py; seed and count from
 the results file's /data attributes).
@@ -120,18 +120,20 @@ def main():
     model.eval()
     bs = min(args.batch, n)
 
-    def set_weights(xv, yv):  # net_plotter.set_weights: p = w + x d1 + y d2
+    def set_weights(xv, yv):  # net_plotter.set_weights: p = w + (x d1 + y d2)
         with torch.no_grad():
             for p, w, a, b in zip(params, origin, d1, d2):
-                p.copy_(w + xv * a + yv * b)
+                p.copy_(w + (xv * a + yv * b))
 
-    def eval_loss():  # evaluation.eval_loss: mean of the batch means weighted by the batch sizes
-        total = 0.0
+    def eval_loss():  # evaluation.eval_loss: the batch means weighted by the batch sizes, and the accuracy
+        total, correct = 0.0, 0
         with torch.no_grad():
             for i in range(0, n, bs):
                 Xb, yb = X[i:i + bs], y[i:i + bs]
-                total += F.cross_entropy(model(Xb), yb).item() * Xb.shape[0]
-        return total / n
+                out = model(Xb)
+                total += F.cross_entropy(out, yb).item() * Xb.shape[0]
+                correct += out.argmax(1).eq(yb).sum().item()
+        return total / n, correct / n
 
     lines = list(range(0, ny, step))
     npts = len(lines) * nx
@@ -145,7 +147,7 @@ def main():
     for a, j in enumerate(lines):
         for i in range(nx):
             set_weights(float(xs[i]), float(ys[j]))
-            vals[a, i] = eval_loss()
+            vals[a, i], _ = eval_loss()
     t = time.perf_counter() - t0
     r = ref[lines, :]
     rel = np.abs(vals - r) / np.abs(r)
