@@ -16,7 +16,8 @@ A full 101 x 101 grid in float64 takes about 20 minutes, so by default every --l
 (y index 0, K, 2K, ...) is evaluated, all its points; --full evaluates every line. Prints the time
 per point, points/s and the time projected for the full grid (time per point x nx x ny), and the
 largest relative difference to landscape's /slice/loss over the evaluated points.
-One untimed warm-up point runs first.
+Rows per forward pass: the fastest of --batches (default 10000, 5000, 1000 and Li et al.'s default 128),
+each timed on --calibrate points first. One untimed warm-up point precedes the timing.
 
 Set OPENBLAS_NUM_THREADS and OMP_NUM_THREADS to --threads before Python starts: torch.set_num_threads()
 does not reach the OpenBLAS that Debian's torch calls for the matrix products (see torch_mlp.py).
@@ -47,7 +48,9 @@ def main():
     ap.add_argument("data", help="the landscape data file of that run (/train/X, /train/labels)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    ap.add_argument("--batch", type=int, default=10000, help="rows per forward pass (default 10000)")
+    ap.add_argument("--batches", default="10000,5000,1000,128",
+                    help="candidate rows per forward pass: each is timed on --calibrate points, the fastest evaluates the grid")
+    ap.add_argument("--calibrate", type=int, default=8, help="points timed per candidate batch size (default 8)")
     ap.add_argument("--lines", type=int, default=10, help="evaluate every K-th grid line (y index 0, K, 2K, ...)")
     ap.add_argument("--full", action="store_true", help="evaluate every grid line (same as --lines 1)")
     ap.add_argument("--group", default="slice", help="group of the slice in the results file (default slice)")
@@ -118,14 +121,14 @@ def main():
         off += k
     assert off == P
     model.eval()
-    bs = min(args.batch, n)
+    bs = n
 
     def set_weights(xv, yv):  # net_plotter.set_weights: p = w + (x d1 + y d2)
         with torch.no_grad():
             for p, w, a, b in zip(params, origin, d1, d2):
                 p.copy_(w + (xv * a + yv * b))
 
-    def eval_loss():  # evaluation.eval_loss: the batch means weighted by the batch sizes, and the accuracy
+    def eval_loss():  # evaluation.eval_loss: the batch means weighted by the batch sizes, and the accuracy (batch bs)
         total, correct = 0.0, 0
         with torch.no_grad():
             for i in range(0, n, bs):
@@ -138,8 +141,21 @@ def main():
     lines = list(range(0, ny, step))
     npts = len(lines) * nx
     print(f"torch {torch.__version__}, {args.dtype}, {torch.get_num_threads()} thread(s), N = {n}, "
-          f"MLP {'-'.join(map(str, widths))} ({act}), P = {P}, batch {bs}; grid {nx} x {ny}, "
+          f"MLP {'-'.join(map(str, widths))} ({act}), P = {P}; grid {nx} x {ny}, "
           f"evaluating {'all' if step == 1 else f'every {step}-th of the'} {ny} lines: {len(lines)} lines, {npts} points")
+    # The batch size: each candidate after one warm-up point, on --calibrate points of the middle line.
+    cal = []
+    for b in sorted({min(int(b), n) for b in args.batches.split(",")}, reverse=True):
+        bs = b
+        set_weights(float(xs[nx // 2]), float(ys[ny // 2]))
+        eval_loss()  # warm-up
+        t0 = time.perf_counter()
+        for i in range(args.calibrate):
+            set_weights(float(xs[i * nx // max(args.calibrate, 1)]), float(ys[ny // 2]))
+            eval_loss()
+        cal.append(((time.perf_counter() - t0) / max(args.calibrate, 1), b))
+        print(f"calibration: batch {b}: {1e3 * cal[-1][0]:.1f} ms per point")
+    bs = min(cal)[1]
     set_weights(float(xs[nx // 2]), float(ys[ny // 2]))
     eval_loss()  # warm-up
     vals = np.empty((len(lines), nx))
