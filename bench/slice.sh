@@ -81,7 +81,7 @@ run_torch() { # $1 = dtype, $2 = threads
   OPENBLAS_NUM_THREADS=$2 OMP_NUM_THREADS=$2 "$PY" bench/torch_slice.py "$OUT/slice_l1/results.h5" "$DATA" --threads "$2" \
     --dtype "$1" --lines "$LINES" >"$OUT/$name.txt"
   check_after "$name"
-  grep '^result' "$OUT/$name.txt"
+  grep -E '^(calibration|result)' "$OUT/$name.txt"
 }
 run_landscape 1 slice_l1 -slice_n "$N"
 run_torch float64 1
@@ -151,7 +151,7 @@ ref = L1["loss"]
 sub = ref[::lines, :]
 bitwise = lambda a: "bitwise equal" if np.array_equal(a, ref) else f"max rel. diff {np.max(np.abs(a - ref) / np.abs(ref)):.1e}"
 plain_diff = np.max(np.abs(Lp["loss"] - sub) / np.abs(sub))
-load = [l.split() for l in read("slice_load.txt").splitlines() if l.strip()]
+load = [l.split() for l in read("slice_load.txt").splitlines() if l.strip() and not l.startswith("#")]
 busy = {l[0]: int(l[1]) for l in load if int(l[1]) >= 10}
 loadavg = [float(l[2]) for l in load if len(l) > 2]
 elapsed = read("slice_elapsed.txt").strip() if os.path.exists(os.path.join(out, "slice_elapsed.txt")) else "?"
@@ -166,8 +166,9 @@ w(f"The loss on a {n} x {n} grid theta(x, y) = origin + x d1 + y d2, x, y in [-1
   "rows (`-data_train_n 10000`), around a point after 3 Adam epochs.")
 w("landscape forms the first layer from X W1^T, X D1^T, X E1^T, computed once (SlicePrecompute), so a point costs the later "
   "layers only; `-slice_first_layer 0` and PyTorch run a full forward pass per point.")
-w(f"PyTorch (`bench/torch_slice.py`: nn.Sequential, parameters set to origin + x d1 + y d2, forward in batches of "
-  f"{T[('float64', 1)]['batch']} rows under no_grad, mean cross-entropy) and `-slice_first_layer 0` evaluate every {lines}-th "
+w(f"PyTorch (`bench/torch_slice.py`: nn.Sequential, parameters set to origin + x d1 + y d2, forward in batches under no_grad "
+  "(the fastest of 10000, 5000, 1000 and 128 rows on 8 points), mean cross-entropy and accuracy) and `-slice_first_layer 0` "
+  f"evaluate every {lines}-th "
   f"grid line ({tsub} points); their full-grid times are projected from the time per point.")
 w("landscape times are the `Slice` event of `-log_view` (max over ranks): directions, first-layer products and the grid.")
 w("")
@@ -194,7 +195,7 @@ lrow("landscape, 1 rank, `-slice_first_layer 0`", Lp, 1)
 for th in (1, 2):
     for dt in ("float64", "float32"):
         x = T[(dt, th)]
-        w(f"| PyTorch {dt}, {th} thread{'s' if th > 1 else ''} | {x['points']} | {x['time']:.1f} | {1e3 / x['ms']:.1f} | "
+        w(f"| PyTorch {dt}, {th} thread{'s' if th > 1 else ''} (batch {x['batch']}) | {x['points']} | {x['time']:.1f} | {1e3 / x['ms']:.1f} | "
           f"{x['full']:.1f} | | | {'%.0f%%' % (100 * T[(dt, 1)]['full'] / (2 * x['full'])) if th == 2 else ''} | {x['mem']:.0f} (process) |")
 w("")
 w("Ratios are PyTorch's full-grid time over landscape's at the same core count (1 rank vs 1 thread, 2 ranks vs 2 threads); "

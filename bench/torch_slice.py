@@ -17,7 +17,7 @@ A full 101 x 101 grid in float64 takes about 20 minutes, so by default every --l
 per point, points/s and the time projected for the full grid (time per point x nx x ny), and the
 largest relative difference to landscape's /slice/loss over the evaluated points.
 Rows per forward pass: the fastest of --batches (default 10000, 5000, 1000 and Li et al.'s default 128),
-each timed on --calibrate points first. One untimed warm-up point precedes the timing.
+each timed on --calibrate points in two rounds first (the best of both). One untimed warm-up point precedes the timing.
 
 Set OPENBLAS_NUM_THREADS and OMP_NUM_THREADS to --threads before Python starts: torch.set_num_threads()
 does not reach the OpenBLAS that Debian's torch calls for the matrix products (see torch_mlp.py).
@@ -143,19 +143,23 @@ def main():
     print(f"torch {torch.__version__}, {args.dtype}, {torch.get_num_threads()} thread(s), N = {n}, "
           f"MLP {'-'.join(map(str, widths))} ({act}), P = {P}; grid {nx} x {ny}, "
           f"evaluating {'all' if step == 1 else f'every {step}-th of the'} {ny} lines: {len(lines)} lines, {npts} points")
-    # The batch size: each candidate after one warm-up point, on --calibrate points of the middle line.
-    cal = []
-    for b in sorted({min(int(b), n) for b in args.batches.split(",")}, reverse=True):
-        bs = b
-        set_weights(float(xs[nx // 2]), float(ys[ny // 2]))
-        eval_loss()  # warm-up
-        t0 = time.perf_counter()
-        for i in range(args.calibrate):
-            set_weights(float(xs[i * nx // max(args.calibrate, 1)]), float(ys[ny // 2]))
-            eval_loss()
-        cal.append(((time.perf_counter() - t0) / max(args.calibrate, 1), b))
-        print(f"calibration: batch {b}: {1e3 * cal[-1][0]:.1f} ms per point")
-    bs = min(cal)[1]
+    # The batch size: each candidate after one warm-up point, on --calibrate points of the middle line,
+    # in two rounds (the first candidates of the first round pay for the warm-up of the process); best of both.
+    cands = sorted({min(int(b), n) for b in args.batches.split(",")}, reverse=True)
+    cal = {b: [] for b in cands}
+    for _ in range(2):
+        for b in cands:
+            bs = b
+            set_weights(float(xs[nx // 2]), float(ys[ny // 2]))
+            eval_loss()  # warm-up
+            t0 = time.perf_counter()
+            for i in range(args.calibrate):
+                set_weights(float(xs[i * nx // max(args.calibrate, 1)]), float(ys[ny // 2]))
+                eval_loss()
+            cal[b].append((time.perf_counter() - t0) / max(args.calibrate, 1))
+    for b in cands:
+        print(f"calibration: batch {b}: {', '.join(f'{1e3 * t:.1f}' for t in cal[b])} ms per point")
+    bs = min(cands, key=lambda b: min(cal[b]))
     set_weights(float(xs[nx // 2]), float(ys[ny // 2]))
     eval_loss()  # warm-up
     vals = np.empty((len(lines), nx))
