@@ -10,6 +10,7 @@ bash bench/checkpoint.sh
 bash bench/spectrum.sh
 bash bench/levelset.sh
 bash bench/simplex.sh
+bash bench/slice.sh
 
 echo
 echo "bench: done; reports in bench/out/*.md (copy the numbers into docs/performance.md)"

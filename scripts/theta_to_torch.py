@@ -97,27 +97,31 @@ def read(path, dataset):
     return theta.astype(np.float64, copy=False), [int(w) for w in widths], act, bias, skip, slope, num_params
 
 
-def main(argv):
-    args = parse_args(argv)
-    theta, widths, act, bias, skip, slope, num_params = read(args.results, args.dataset)
+def load_model(path, dataset="theta"):
+    """nn.Sequential (float64) holding the parameters /DATASET of the landscape results file PATH.
+
+    Returns (model, widths, act, bias, slope, P); raises ConvertError. The parameters of the model,
+    in order (0.weight, 0.bias, 2.weight, ...), are theta split layer by layer: W_l (n_out x n_in,
+    row-major), then b_l. For importing (bench/torch_slice.py); main() is the command line."""
+    theta, widths, act, bias, skip, slope, num_params = read(path, dataset)
     L = len(widths) - 1
     arch = "-".join(str(w) for w in widths)
     if skip:
         # landscape adds h_l to hidden layer l+1 when both are hidden and of equal width (DESIGN §5)
         skipped = [l for l in range(2, L) if widths[l] == widths[l - 1]]
         if skipped:
-            raise ConvertError(f"{args.results}: the network {arch} has skip connections (h_{{l+1}} = h_l + act(W h_l + b)) into hidden "
+            raise ConvertError(f"{path}: the network {arch} has skip connections (h_{{l+1}} = h_l + act(W h_l + b)) into hidden "
                                f"layer{'s' if len(skipped) > 1 else ''} {', '.join(map(str, skipped))}: nn.Sequential cannot express them")
         note(f"note: /net skip is set but no two consecutive hidden layers of {arch} have equal widths: the network has no skip connection")
     P = sum(widths[l + 1] * widths[l] + (widths[l + 1] if bias else 0) for l in range(L))
     if theta.size != P:
-        raise ConvertError(f"{args.results}:/{args.dataset.strip('/')} has length {theta.size} but the network {arch} "
+        raise ConvertError(f"{path}:/{dataset.strip('/')} has length {theta.size} but the network {arch} "
                            f"({'with' if bias else 'without'} biases) has {P} parameters")
     if num_params is not None and num_params != P:
-        raise ConvertError(f"{args.results}: /net num_params is {num_params} but the network {arch} has {P} parameters")
+        raise ConvertError(f"{path}: /net num_params is {num_params} but the network {arch} has {P} parameters")
     import numpy as np
     if not np.isfinite(theta).all():
-        raise ConvertError(f"{args.results}:/{args.dataset.strip('/')} has NaN or Inf entries")
+        raise ConvertError(f"{path}:/{dataset.strip('/')} has NaN or Inf entries")
 
     import torch
     import torch.nn as nn
@@ -140,7 +144,15 @@ def main(argv):
             if l < L:
                 mods.append(make_act())
     assert off == P
-    model = nn.Sequential(*mods)
+    return nn.Sequential(*mods), widths, act, bias, slope, P
+
+
+def main(argv):
+    args = parse_args(argv)
+    model, widths, act, bias, slope, P = load_model(args.results, args.dataset)
+    import torch
+    L = len(widths) - 1
+    arch = "-".join(str(w) for w in widths)
     tmp = args.out + ".tmp"
     try:
         torch.save(model.state_dict() if args.state_dict else model, tmp)
