@@ -607,6 +607,7 @@ static PetscErrorCode Run_Slice(LandStage s)
       grid = (PetscBool)(size > 1 && train->N < sl->grid_rows * size && mb <= sl->grid_memory && npts >= size);
     sl->used = grid ? PAR_GRID : PAR_DATA;
   }
+  PetscCall(PetscTime(&t0)); /* the stage's time includes the first-layer products and the copy of the rows */
   PetscCall(MakeView(s, LAND_SET_TRAIN, grid, &sl->view[0]));
   if (sl->test) PetscCall(MakeView(s, LAND_SET_TEST, grid, &sl->view[1]));
   PetscCall(PetscPrintf(run->comm,
@@ -615,7 +616,6 @@ static PetscErrorCode Run_Slice(LandStage s)
                         size > 1 ? "s" : "", sl->first_layer ? ", first layer from precomputed products" : "", sl->done ? " (resumed)" : ""));
 
   PetscCall(PetscMalloc3(2 * nx, &dd, 2 * nx, &tdd, nx, &hits));
-  PetscCall(PetscTime(&t0));
   tlast = t0;
   for (PetscInt j = sl->done; j < ny; j++) {
     PetscInt nh = 0;
