@@ -60,6 +60,16 @@ def random_rows(seed, stream, n, count):  # RandomRows (src/data/data.c)
     return sorted(p[:count])
 
 
+def train_rows(data_file, seed, n_sub):
+    """The training rows landscape uses with -data_train_n n_sub (all when n_sub is 0 or the whole file)."""
+    with h5py.File(data_file, "r") as f:
+        n_file = f["train/X"].shape[0]
+        if 0 < n_sub < n_file:
+            rows = random_rows(seed, 8, n_file, n_sub)
+            return f["train/X"][rows, :], f["train/labels"][rows]
+        return f["train/X"][...], f["train/labels"][...]
+
+
 def load(data_file, point):
     with h5py.File(point, "r") as f:
         theta = torch.from_numpy(f["theta"][...].astype(np.float64))
@@ -69,16 +79,7 @@ def load(data_file, point):
     act = na["activation"].decode() if isinstance(na["activation"], bytes) else str(na["activation"])
     if act != "relu" or int(na["bias"]) != 1 or int(na["skip"]) != 0:
         sys.exit(f"torch_hessian: the point's net is {act}, bias {na['bias']}, skip {na['skip']}: only relu with biases is supported")
-    seed, n_sub = int(da["seed"]), int(da["train_n"])
-    with h5py.File(data_file, "r") as f:
-        n_file = f["train/X"].shape[0]
-        if n_sub < n_file:
-            rows = random_rows(seed, 8, n_file, n_sub)
-            X = f["train/X"][rows, :]
-            y = f["train/labels"][rows]
-        else:
-            X = f["train/X"][...]
-            y = f["train/labels"][...]
+    X, y = train_rows(data_file, int(da["seed"]), int(da["train_n"]))
     X = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
     y = torch.from_numpy(y.astype(np.int64))
     # parameters in landscape's order: W_1, b_1, W_2, b_2, ...

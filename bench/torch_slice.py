@@ -39,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 sys.path.insert(0, HERE)
 from theta_to_torch import ConvertError, load_model  # noqa: E402
-from torch_hessian import random_rows  # noqa: E402
+from torch_hessian import train_rows  # noqa: E402
 
 
 def main():
@@ -93,16 +93,7 @@ def main():
     nx, ny = xs.size, ys.size
     assert ref.shape == (ny, nx), f"/{g}/loss has shape {ref.shape}, expected ({ny}, {nx})"
 
-    seed, n_sub = int(da["seed"]), int(da["train_n"])
-    with h5py.File(args.data, "r") as f:
-        n_file = f["train/X"].shape[0]
-        if n_sub < n_file:
-            rows = random_rows(seed, 8, n_file, n_sub)
-            X = f["train/X"][rows, :]
-            y = f["train/labels"][rows]
-        else:
-            X = f["train/X"][...]
-            y = f["train/labels"][...]
+    X, y = train_rows(args.data, int(da["seed"]), int(da["train_n"]))
     X = torch.from_numpy(np.ascontiguousarray(X, dtype=np.dtype(args.dtype)))
     y = torch.from_numpy(y.astype(np.int64))
     n = X.shape[0]
