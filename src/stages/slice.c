@@ -495,25 +495,36 @@ static PetscErrorCode ViewReset(View *v)
   PetscFunctionReturn(0);
 }
 
-/* The loss at (x, y) over the rows of a view: dd[2] (not reduced), and the argmax hits. The
-   parameters after the first layer (all with -slice_first_layer 0) are formed in sl->tab. */
-static PetscErrorCode EvalPoint(LandStage s, View *v, PetscReal x, PetscReal y, PetscReal dd[2], PetscInt *correct)
+/* sl->tab = origin + x d1 + y d2 for the parameters after the first layer (all of them with
+   -slice_first_layer 0): once per grid point, for the training and the test rows alike. */
+static PetscErrorCode FormPoint(LandStage s, PetscReal x, PetscReal y)
 {
-  Slice           *sl  = (Slice *)s->data;
-  LandRun          run = s->run;
-  LandNet          net = run->net;
-  LandObjective    obj = run->obj;
-  LandWork        *w   = &obj->work;
-  PetscInt         chunk, L = net->nlayers, k = obj->k, d = obj->d, h1 = net->width[1], from;
-  PetscReal        scale = v->N > 0 ? 1.0 / v->N : 0;
+  Slice           *sl   = (Slice *)s->data;
+  LandNet          net  = s->run->net;
+  PetscInt         from = sl->first_layer ? net->boff[0] + (net->bias ? net->width[1] : 0) : 0;
   const PetscReal *r[3];
 
   PetscFunctionBeginUser;
-  PetscCall(LandDataGetChunkSize(run->data, &chunk));
   for (PetscInt i = 0; i < 3; i++) PetscCall(VecGetArrayRead(sl->rep[i], &r[i]));
-  from = sl->first_layer ? (net->bias ? net->boff[0] + h1 : net->woff[0] + h1 * d) : 0;
   for (PetscInt j = from; j < sl->P; j++) sl->tab[j] = r[0][j] + x * r[1][j] + y * r[2][j];
   for (PetscInt i = 0; i < 3; i++) PetscCall(VecRestoreArrayRead(sl->rep[i], &r[i]));
+  PetscFunctionReturn(0);
+}
+
+/* The loss at (x, y) over the rows of a view, with sl->tab formed by FormPoint: dd[2] (not
+   reduced), and the argmax hits. */
+static PetscErrorCode EvalPoint(LandStage s, View *v, PetscReal x, PetscReal y, PetscReal dd[2], PetscInt *correct)
+{
+  Slice        *sl  = (Slice *)s->data;
+  LandRun       run = s->run;
+  LandNet       net = run->net;
+  LandObjective obj = run->obj;
+  LandWork     *w   = &obj->work;
+  PetscInt      chunk, L = net->nlayers, k = obj->k, d = obj->d, h1 = net->width[1];
+  PetscReal     scale = v->N > 0 ? 1.0 / v->N : 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(LandDataGetChunkSize(run->data, &chunk));
   dd[0] = dd[1] = 0;
   *correct      = 0;
   for (PetscInt c = v->c0; c < v->c1; c++) {
@@ -625,6 +636,7 @@ static PetscErrorCode Run_Slice(LandStage s)
     for (PetscInt i = 0; i < nx; i++) {
       PetscInt p = j * nx + i, c;
       if (grid && p % size != rank) continue;
+      PetscCall(FormPoint(s, sl->x[i], sl->y[j]));
       PetscCall(EvalPoint(s, &sl->view[0], sl->x[i], sl->y[j], dd + 2 * i, &c));
       if (sl->test) PetscCall(EvalPoint(s, &sl->view[1], sl->x[i], sl->y[j], tdd + 2 * i, &hits[i]));
     }
