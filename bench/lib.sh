@@ -52,3 +52,14 @@ import_fmnist() {
     -images "$fm/train-images-idx3-ubyte.gz" -labels "$fm/train-labels-idx1-ubyte.gz" \
     -test_images "$fm/t10k-images-idx3-ubyte.gz" -test_labels "$fm/t10k-labels-idx1-ubyte.gz" -o "$1"
 }
+
+# train_point DIR: the benchmark point of the spectrum and slice benches, 3 Adam epochs (batch 128,
+# lr 1e-3) from the seeded initialisation of the options in the array COMMON, on 2 ranks.
+train_point() {
+  local dir=$1 log=$OUT/${BENCH_NAME}_point.log
+  echo "$BENCH_NAME: the point (3 Adam epochs, batch 128, lr 1e-3)"
+  rm -rf "${dir:?}"
+  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 mpiexec -n 2 "$BIN" "${COMMON[@]}" -stages train -train_type adam -train_epochs 3 \
+    -train_batch_size 128 -train_lr 1e-3 -output_dir "$dir" >"$log" 2>&1 || { tail -20 "$log" >&2; exit 1; }
+  grep '^train: done' "$log"
+}

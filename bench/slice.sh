@@ -51,11 +51,7 @@ source bench/lib.sh
 
 # 1. The data and the point: 3 Adam epochs from the seeded initialisation (as bench/spectrum.sh).
 import_fmnist "$DATA"
-echo "slice: the point (3 Adam epochs, batch 128, lr 1e-3)"
-rm -rf "${POINT:?}"
-OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 mpiexec -n 2 "$BIN" "${COMMON[@]}" -stages train -train_type adam -train_epochs 3 \
-  -train_batch_size 128 -train_lr 1e-3 -output_dir "$POINT" >"$OUT/slice_point.log" 2>&1 || { tail -20 "$OUT/slice_point.log" >&2; exit 1; }
-grep '^train: done' "$OUT/slice_point.log"
+train_point "$POINT"
 
 # 2. landscape and PyTorch, interleaved.
 run_landscape() { # $1 = ranks, $2 = name, then extra options
