@@ -58,7 +58,6 @@ assert crit[2] == 1 and crit[0] - crit[1] + crit[2] == 1"
 topo "monkey saddle: three lower sectors merge at 0 (a saddle of multiplicity 2)" monkey "
 print(fin0, crit)
 assert (np.abs(fin0[:, 1]) < 1e-12).sum() == 2 and list(crit) == [3, 2, 0]
-b = betti[np.argmin(np.abs(betti[:, 0] + 1e-9))]
 assert np.all(betti[(betti[:, 0] < -1e-9) & (betti[:, 0] > -0.5), 1] == 3)"
 topo "a line: b1 = 0, H0 pairs = the local minima but one" line "
 lm = sum(1 for i in range(len(v[0])) if (i == 0 or v[0][i] < v[0][i-1]) and (i == len(v[0]) - 1 or v[0][i] < v[0][i+1]))
