@@ -132,6 +132,24 @@ PetscErrorCode LandResultsHas(LandResults res, const char path[], PetscBool *has
   PetscFunctionReturn(0);
 }
 
+/* A copy of a with every -0.0 replaced by +0.0, or a itself when it holds none (*copy is then NULL).
+   Results are claimed bitwise equal at any rank count, and a sum of zeros has the sign of its first
+   term (a rank-count-dependent order of reductions flips it): results files hold no negative zeros. */
+static PetscErrorCode PositiveZeros(size_t n, const PetscReal *a, const PetscReal **out, PetscReal **copy)
+{
+  size_t first = 0;
+
+  PetscFunctionBeginUser;
+  *out  = a;
+  *copy = NULL;
+  while (first < n && !(a[first] == 0 && signbit(a[first]))) first++;
+  if (first == n) PetscFunctionReturn(0);
+  PetscCall(PetscMalloc1(n, copy));
+  for (size_t i = 0; i < n; i++) (*copy)[i] = a[i] == 0 ? 0.0 : a[i];
+  *out = *copy;
+  PetscFunctionReturn(0);
+}
+
 /* One collective write of a dataset distributed over the ranks by columns: [N] (nd = 1, m = 1) or
    [m, N] (nd = 2); this rank writes columns [lo, lo + nlocal) of every row from a (leading dimension
    nlocal). */
@@ -141,10 +159,14 @@ static PetscErrorCode WriteSlab(LandResults res, const char path[], int nd, Pets
   hsize_t dims[2] = {(hsize_t)m, (hsize_t)N}, start[2] = {0, (hsize_t)lo}, count[2] = {(hsize_t)m, (hsize_t)nlocal};
   int     o = nd == 1 ? 1 : 0; /* 1-D: the column part only */
 
+  const PetscReal *w;
+  PetscReal       *copy;
+
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(LAND_IO, 0, 0, 0, 0));
   PetscCall(LandHDF5EnsureGroups(res->file, path));
   PetscCheck(H5Lexists(res->file, path, H5P_DEFAULT) <= 0, res->comm, PETSC_ERR_ARG_WRONGSTATE, "results: %s written twice", path);
+  PetscCall(PositiveZeros((size_t)m * (size_t)nlocal, a, &w, &copy));
   space = H5Screate_simple(nd, dims + o, NULL);
   dset  = H5Dcreate2(res->file, path, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   LandCallHDF5(dset);
@@ -156,11 +178,12 @@ static PetscErrorCode WriteSlab(LandResults res, const char path[], int nd, Pets
   if (!(m > 0 && nlocal > 0)) LandCallHDF5(H5Sselect_none(mspace));
   dxpl = H5Pcreate(H5P_DATASET_XFER);
   LandCallHDF5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-  LandCallHDF5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, space, dxpl, a));
+  LandCallHDF5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, space, dxpl, w));
   H5Pclose(dxpl);
   H5Sclose(mspace);
   H5Sclose(space);
   H5Dclose(dset);
+  PetscCall(PetscFree(copy));
   PetscCall(PetscLogEventEnd(LAND_IO, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
@@ -221,21 +244,30 @@ PetscErrorCode LandResultsWriteArray(LandResults res, const char path[], PetscIn
 {
   hsize_t dims[2] = {(hsize_t)m, (hsize_t)n};
 
+  const PetscReal *w;
+  PetscReal       *copy;
+
   PetscFunctionBeginUser;
+  PetscCall(PositiveZeros((size_t)m * (size_t)n, a, &w, &copy));
   if (m == 1)
-    PetscCall(WriteReplicated(res, path, 1, dims + 1, H5T_NATIVE_DOUBLE, a));
+    PetscCall(WriteReplicated(res, path, 1, dims + 1, H5T_NATIVE_DOUBLE, w));
   else
-    PetscCall(WriteReplicated(res, path, 2, dims, H5T_NATIVE_DOUBLE, a));
+    PetscCall(WriteReplicated(res, path, 2, dims, H5T_NATIVE_DOUBLE, w));
+  PetscCall(PetscFree(copy));
   PetscFunctionReturn(0);
 }
 
 /*@ LandResultsWriteMatrix - an m x n array that every rank holds, 2-D even when m is 0 or 1. Collective. @*/
 PetscErrorCode LandResultsWriteMatrix(LandResults res, const char path[], PetscInt m, PetscInt n, const PetscReal *a)
 {
-  hsize_t dims[2] = {(hsize_t)m, (hsize_t)n};
+  hsize_t          dims[2] = {(hsize_t)m, (hsize_t)n};
+  const PetscReal *w;
+  PetscReal       *copy;
 
   PetscFunctionBeginUser;
-  PetscCall(WriteReplicated(res, path, 2, dims, H5T_NATIVE_DOUBLE, a));
+  PetscCall(PositiveZeros((size_t)m * (size_t)n, a, &w, &copy));
+  PetscCall(WriteReplicated(res, path, 2, dims, H5T_NATIVE_DOUBLE, w));
+  PetscCall(PetscFree(copy));
   PetscFunctionReturn(0);
 }
 
@@ -295,6 +327,7 @@ PetscErrorCode LandResultsWriteAttrString(LandResults res, const char obj[], con
 PetscErrorCode LandResultsWriteAttrReal(LandResults res, const char obj[], const char name[], PetscReal value)
 {
   PetscFunctionBeginUser;
+  if (value == 0) value = 0.0; /* no negative zero (PositiveZeros) */
   PetscCall(WriteAttr(res, obj, name, H5T_NATIVE_DOUBLE, &value));
   PetscFunctionReturn(0);
 }
