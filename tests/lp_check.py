@@ -172,4 +172,5 @@ def main():
         print(f"glpk-dual {v!r} {t:.4f} {ts:.1f}")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -26,8 +26,20 @@
    onto the basis hyperplanes. When no edge descends, the vertex is a local minimum (every cone of
    the local fan is spanned by its n0 edges, so the 2 n0 one-sided derivatives decide; at a
    degenerate vertex, with more constraints active than n0, the test covers the basis cone only and
-   the verdict says so). Zero-length pivots switch to Bland's rule (lowest global id) until the
-   walk moves again, and a basis seen twice at one point is reported as cycling.
+   the verdict says so).
+
+   Degenerate vertices (more than n0 constraints active: ties of integer data, duplicated rows, a
+   neuron whose weights went to zero with all N of its constraints) are resolved by a symbolic
+   perturbation (Charnes 1952; the lexicographic simplex): constraint c's pre-activation gets
+   + eps_c, eps_c = eps^(1 + rank of c), eps -> 0, which makes every vertex of the perturbed
+   arrangement simple. A value at the perturbed vertex is a real part plus a linear form in the
+   eps_c; active constraints beyond the basis take the side of the sign of their form, ties of the
+   ratio test go to the smallest form, and every pivot lowers the perturbed loss strictly (in the
+   lexicographic order), so no basis repeats: the walk cannot cycle, and it cannot lose its region.
+   At a final degenerate vertex the active constraints beyond the basis are examined: convex kinks
+   (residuals, units whose loss sensitivity is >= 0) cannot make a descent direction, so the edge
+   test covers the whole fan; otherwise other perturbation orders are tried before the verdict says
+   that only the basis cone is covered.
 
    All decisions use replicated data or reductions whose result does not depend on the rank count
    (double-double sums for F and g, MIN reductions, sums of zero-padded vectors with one non-zero
@@ -44,14 +56,22 @@ extern void dgecon_(const char *, const PetscBLASInt *, const PetscReal *, const
 
 /* A residual kink on the line of a long step: where it is, how much it raises the slope, its id. */
 typedef struct {
-  PetscReal  tau, inc;
+  PetscReal  tau, inc, slack; /* slack: how far tau is from the next kink still counts as a tie */
   PetscInt64 id;
 } Kink;
+
+/* One term of a perturbation form: the coefficient of eps_id, and the order key of id. */
+typedef struct {
+  uint64_t   key;
+  PetscInt64 id;
+  PetscReal  c;
+} Term;
 
 typedef struct {
   /* options */
   PetscInt  layer, max_pivots, refactor, window, monitor, init_seed;
-  PetscReal init_scale, feas_tol, par_tol, opt_tol, loss_tol, drift_tol, pivot_tol, zero_tol, tie_tol, tight_tol;
+  PetscReal init_scale, feas_tol, par_tol, opt_tol, loss_tol, drift_tol, pivot_tol, zero_tol, tight_tol, lex_tol;
+  PetscInt  max_rounds; /* perturbation orders tried at a final degenerate vertex */
   PetscBool bland_always, long_step;
   PetscInt  batch; /* kinks per rank per round of the long-step merge */
   /* problem */
@@ -64,6 +84,7 @@ typedef struct {
   const PetscReal *Y;
   unsigned char   *state, *crit; /* nloc x ncs */
   PetscReal       *alpha, *beta; /* nloc x ncs pre-activations at the current vertex, and their rates along the last direction */
+  PetscReal       *ztol, *slk;   /* nloc x ncs: |zeta| <= ztol is active (round-off); slack of a ratio (ztol / rate) */
   PetscReal       *th;           /* replicated theta (layers != l fixed) */
   PetscReal       *absW;         /* |W_m| of layers m > l, same offsets as th */
   /* replicated state */
@@ -71,15 +92,19 @@ typedef struct {
   PetscInt64 *basis;
   PetscInt    nb, *bstate;
   /* walk */
-  PetscInt  nsingular, cycles_broken, excluded;
-  PetscBool random_mode;
-  PetscInt  phase, k, phase1_steps, pivots, zero_pivots, since_refactor, refactors, bland, zero_run, ndescent, ntight, nflat;
+  PetscInt  nsingular, excluded, illcond;
+  PetscInt  phase, k, phase1_steps, pivots, zero_pivots, since_refactor, refactors, ndescent, ntight, nflat;
   PetscReal loss, loss0, loss1, drift_max, cond;
-  PetscBool done, certified, halted;
+  PetscReal xerr; /* the last re-projection's correction: how far x may be from the exact vertex */
+  PetscBool done, certified, cone_only, halted;
   char      verdict[64], test[512];
-  /* cycle detection: hashes of the bases seen during the current run of zero-length pivots */
-  PetscInt64 *seen;
-  PetscInt    nseen, maxseen;
+  /* degeneracy: the perturbation order (0: by global id), its counters */
+  PetscInt   order, round, here, group, nlex, nset, nconcave; /* order in use; orders tried: in all, at this loss level */
+  PetscReal  level;                                        /* the loss of the last degenerate final vertex */
+  PetscReal *bform; /* nb x ncs: perturbation forms of the basis constraints over their rows' constraints */
+  PetscReal *sens;  /* ncs x ncs: d zhat / d eps within one row */
+  Term      *terms; /* a form being built */
+  PetscInt  *setq, nsetq, maxsetq; /* local constraints whose side Settle set, to restore them */
   /* history: one row per vertex */
   PetscInt   nhist, maxhist;
   PetscReal *hist, *verts;
@@ -88,13 +113,14 @@ typedef struct {
   PetscInt    maxpend, ncrossed, maxcrossed;
   PetscInt64 *crossed;
   /* work */
-  PetscReal *Z, *Zb, *tmp, *tmp2, *acc, *buf, *rowz, *rowg, *rowa, *u;
+  PetscReal *Z, *Zb, *tmp, *tmp2, *acc, *buf, *rowz, *rowg, *rowa, *u, *back, *an, *un;
 } Simplex;
 
-#define NHIST 18
+#define NHIST     19
+#define NCOUNTERS 23 /* the walk's counters in a checkpoint */
 static const char HistColumns[] =
     "vertex, phase, loss, step, entering_sample, entering_layer, entering_neuron, leaving_sample, leaving_layer, "
-    "leaving_neuron, crossed, flips_tested, descent_edges, cond1, zero_step, drift, tight, kinks_crossed";
+    "leaving_neuron, crossed, flips_tested, descent_edges, cond1, zero_step, drift, tight, kinks_crossed, tie_group";
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -103,6 +129,17 @@ static PetscReal Dot(PetscInt n, const PetscReal *a, const PetscReal *b)
   PetscReal t = 0;
   for (PetscInt i = 0; i < n; i++) t += a[i] * b[i];
   return t;
+}
+
+/* ||a||_2 without underflow: at a vertex x* = 0 the re-projections shrink x geometrically (1e-16,
+   1e-31, ...), and the sum of squares would reach zero long before x does. */
+static PetscReal Norm2(PetscInt n, const PetscReal *a)
+{
+  PetscReal big = 0, t = 0;
+  for (PetscInt i = 0; i < n; i++) big = PetscMax(big, PetscAbsReal(a[i]));
+  if (big == 0) return 0;
+  for (PetscInt i = 0; i < n; i++) t += (a[i] / big) * (a[i] / big);
+  return big * PetscSqrtReal(t);
 }
 
 static inline PetscReal MaskVal(Simplex *sx, unsigned char s)
@@ -161,7 +198,7 @@ static void RowForward(Simplex *sx, LandNet net, PetscInt r, const PetscReal *x,
    masks of st, and write d(gamma . z_m)/dx = (gamma_l x~^T, gamma_l) into a (n0), scaled by c. */
 static void RowBack(Simplex *sx, LandNet net, PetscInt r, const unsigned char *st, PetscInt m, PetscReal *gam, PetscReal c, PetscReal *a)
 {
-  PetscReal *t = sx->tmp2;
+  PetscReal *t = sx->back;
   for (PetscInt mm = m; mm > sx->l; mm--) {
     PetscInt             nin = net->width[mm - 1], no = net->width[mm];
     const PetscReal     *Wm = sx->th + net->woff[mm - 1];
@@ -224,13 +261,13 @@ static void ChunkForward(Simplex *sx, LandNet net, PetscInt r0, PetscInt m, cons
       for (PetscInt o = 0; o < sx->nk; o++) Z[i * sx->ncs + sx->first_out + o] -= sx->Y[(r0 + i) * sx->nk + o];
 }
 
-/* Zb = scales of Z entry by entry, the tolerances of the walk are relative to them: ||x|| ||(x~, 1)||
-   at layer l, then |W_m| (|mask| o Zb) (+ |b_m|, |y|). The norm of all of x, not of neuron j's row:
-   x carries round-off of order eps ||x|| from the walk, and a neuron whose weights went to zero
-   would otherwise make every one of its constraints look violated. */
-static void ChunkBound(Simplex *sx, LandNet net, PetscInt r0, PetscInt m, const PetscReal *x, PetscBool dir, PetscReal *Zb)
+/* Zb = scales of Z entry by entry, the tolerances of the walk are relative to them: xs ||(x~, 1)||
+   at layer l, then |W_m| (|mask| o Zb) (+ |b_m|, |y|), with xs the norm of the point or direction.
+   The norm of all of x, not of neuron j's row: x carries round-off of order eps ||x|| from the walk,
+   and a neuron whose weights went to zero would otherwise make every one of its constraints look
+   violated. */
+static void ChunkBound(Simplex *sx, LandNet net, PetscInt r0, PetscInt m, PetscReal s, PetscBool dir, PetscReal *Zb)
 {
-  PetscReal s = PetscSqrtReal(Dot(sx->n0, x, x));
   for (PetscInt j = 0; j < sx->nout; j++)
     for (PetscInt i = 0; i < m; i++) Zb[i * sx->ncs + j] = s * sx->xtn[r0 + i];
   for (PetscInt mm = sx->l + 1; mm <= sx->L; mm++) {
@@ -259,22 +296,28 @@ static void DecodeId(Simplex *sx, PetscInt64 id, PetscInt *sample, PetscInt *lay
 }
 
 /* The pass at a vertex: alpha (all pre-activations), the loss (double-double, / N), the
-   consistency of every non-basic state with the sign of its constraint, and the number of
-   non-basic constraints that are tight (degeneracy); init sets the states from the signs. alpha is
-   recomputed from the data at every vertex rather than updated by alpha += tau beta: at a
-   degenerate vertex such as x = 0 of integer data the true values are exact zeros, and the
-   round-off that updates carry along the path (the t95 degenerate LAD cases) puts constraints on
-   the wrong side. Collective. */
+   consistency of every non-basic state with the sign of its constraint, and the non-basic
+   constraints that are active (degeneracy: |zeta_c| <= ztol_c, whose side the perturbation
+   decides, CheckActive); init sets the states from the signs. alpha is recomputed from the data at
+   every vertex rather than updated by alpha += tau beta: at a degenerate vertex such as x = 0 of
+   integer data the true values are exact zeros, and the round-off that updates carry along the
+   path puts constraints on the wrong side.
+   The tolerance of constraint c is tight_tol times its scale at ||x|| + 2 xerr / tight_tol: the
+   round-off of the product, plus (twice) what x's own distance from the exact vertex, xerr (the
+   last re-projection's correction), can move it. Relative to ||x|| alone, a vertex at x* = 0 (rows
+   with y = 0 of integer data) would see its 1e-31 residue as a violation of 100 % of the scale.
+   Collective. */
 static PetscErrorCode PassVertex(LandStage s, PetscBool init)
 {
   Simplex   *sx    = (Simplex *)s->data;
   LandNet    net   = s->run->net;
-  PetscReal  dd[2] = {0, 0}, worst = 0;
+  PetscReal  dd[2] = {0, 0}, worst = 0, xs;
   PetscInt64 bad = -1, ntight = 0;
   PetscInt64 badall;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(LAND_SimplexPass, 0, 0, 0, 0));
+  xs = Norm2(sx->n0, sx->x) + 2 * sx->xerr / sx->tight_tol;
   for (PetscInt c = sx->cstart; c < sx->cend; c++) {
     PetscInt   r0 = c * sx->chunk - sx->rstart, m = PetscMin(sx->chunk, sx->nloc - r0);
     PetscReal *Z = sx->alpha + r0 * sx->ncs, f = 0;
@@ -287,7 +330,7 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
       }
     } else
       ChunkForward(sx, net, r0, m, sx->x, PETSC_FALSE, Z);
-    ChunkBound(sx, net, r0, m, sx->x, PETSC_FALSE, sx->Zb);
+    ChunkBound(sx, net, r0, m, xs, PETSC_FALSE, sx->Zb);
     for (PetscInt i = 0; i < m; i++) {
       for (PetscInt o = 0; o < sx->nk; o++) {
         PetscReal r = Z[i * sx->ncs + sx->first_out + o];
@@ -295,9 +338,10 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
       }
       for (PetscInt j = 0; j < sx->ncs; j++) {
         PetscInt  q    = (r0 + i) * sx->ncs + j;
-        PetscReal zeta = sx->state[q] ? Z[i * sx->ncs + j] : -Z[i * sx->ncs + j], tol = sx->tight_tol * sx->Zb[i * sx->ncs + j];
+        PetscReal zeta = sx->state[q] ? Z[i * sx->ncs + j] : -Z[i * sx->ncs + j];
+        sx->ztol[q]    = sx->tight_tol * sx->Zb[i * sx->ncs + j];
         if (sx->crit[q]) continue;
-        if (PetscAbsReal(zeta) <= tol) ntight++;
+        if (PetscAbsReal(zeta) <= sx->ztol[q]) ntight++;
         if (zeta < -sx->feas_tol * sx->Zb[i * sx->ncs + j] && bad < 0) {
           bad   = (PetscInt64)(sx->rstart + r0 + i) * sx->ncs + j;
           worst = zeta / sx->Zb[i * sx->ncs + j];
@@ -325,6 +369,218 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
   PetscFunctionReturn(0);
 }
 
+/* ---------------------------------------------------------------- the symbolic perturbation */
+
+/* The order of the perturbations, eps_c = eps^(1 + rank of key(c)): the smallest key dominates.
+   Order 0 is by global id; order r > 0 by a bijective mix of the id (splitmix64's finaliser after an
+   offset), another generic perturbation of the same problem (Degenerate). */
+static uint64_t PerturbKey(Simplex *sx, PetscInt64 id)
+{
+  uint64_t z;
+  if (sx->order == 0) return (uint64_t)id;
+  z = (uint64_t)id + 0x9E3779B97F4A7C15ULL * ((uint64_t)sx->order + ((uint64_t)sx->init_seed << 24));
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+/* sens (ncs x ncs, row-major) = d zhat_j / d eps_k within one row with the pattern st: eps_k shifts
+   its own pre-activation and, through the units that pass it on, every later constraint of the row. */
+static void RowSens(Simplex *sx, LandNet net, const unsigned char *st, PetscReal *P)
+{
+  PetscInt n = sx->ncs;
+
+  PetscArrayzero(P, n * n);
+  for (PetscInt j = 0; j < n; j++) P[j * n + j] = 1.0;
+  for (PetscInt m = sx->l + 1; m <= sx->L; m++) {
+    PetscInt         nin = net->width[m - 1], no = net->width[m], o = sx->off[m - 1];
+    const PetscReal *Wm = sx->th + net->woff[m - 1];
+    for (PetscInt q = 0; q < no; q++) {
+      PetscReal *Pj = P + (sx->off[m] + q) * n;
+      for (PetscInt i = 0; i < nin; i++) {
+        PetscReal w = Wm[q * nin + i] * MaskVal(sx, st[o + i]);
+        if (w != 0)
+          for (PetscInt k = 0; k <= o + i; k++) Pj[k] += w * P[(o + i) * n + k];
+      }
+    }
+  }
+}
+
+/* The forms of the basis constraints, sigma_B sens[B, :] over the constraints of B's row, from the
+   owners of the rows (a sum of zero-padded arrays: exact). Collective. */
+static PetscErrorCode BasisForms(LandStage s)
+{
+  Simplex *sx = (Simplex *)s->data;
+  PetscInt n  = sx->ncs;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscArrayzero(sx->bform, sx->nb * n));
+  for (PetscInt i = 0; i < sx->nb; i++) {
+    PetscInt64 row = sx->basis[i] / n;
+    if (Owner(sx, row) == sx->rank) {
+      PetscInt             r = (PetscInt)(row - sx->rstart), j = (PetscInt)(sx->basis[i] % n);
+      const unsigned char *st = sx->state + r * n;
+      RowSens(sx, s->run->net, st, sx->sens);
+      for (PetscInt k = 0; k <= j; k++) sx->bform[i * n + k] = (st[j] ? 1.0 : -1.0) * sx->sens[j * n + k];
+    }
+  }
+  if (sx->nb) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sx->bform, (PetscMPIInt)(sx->nb * n), MPIU_REAL, MPI_SUM, s->run->comm));
+  PetscFunctionReturn(0);
+}
+
+static int TermCmp(const void *a, const void *b)
+{
+  const Term *x = (const Term *)a, *y = (const Term *)b;
+  return x->key < y->key ? -1 : (x->key > y->key ? 1 : 0);
+}
+
+/* The form of constraint j of local row r at the perturbed point: its oriented value there is
+   zeta_c + E_c . eps with E_c = sigma_c sens[c, :] - sum_i u_i sigma_B_i sens[B_i, :], u = B a_c in
+   phase 2 (u_i = r_i . a_c) and R^{-1} Q^T a_c in phase 1 (the perturbed point moves by
+   d = -sum_i r_i (E_B_i . eps) to keep the basis at zero). Writes the terms sorted by key, scaled
+   by 1/den, with equal ids merged, and the largest term before cancellation (the scale that the
+   zero test of a coefficient is relative to). The basis forms must be current (BasisForms). */
+static PetscErrorCode BuildForm(LandStage s, PetscInt r, PetscInt j, PetscReal den, PetscInt *nt, PetscReal *scale)
+{
+  Simplex             *sx = (Simplex *)s->data;
+  LandNet              net = s->run->net;
+  PetscInt             n = sx->ncs, n0 = sx->n0, nb = sx->nb, t = 0, w = 0;
+  const unsigned char *st  = sx->state + r * n;
+  PetscInt64           row = sx->rstart + r;
+  PetscReal            sg = st[j] ? 1.0 : -1.0, big = 0, *u = sx->un;
+  Term                *T = sx->terms;
+
+  PetscFunctionBeginUser;
+  RowSens(sx, net, st, sx->sens);
+  RowNormal(sx, net, r, st, j, sx->an);
+  if (sx->phase == 2 && nb == n0) {
+    for (PetscInt i = 0; i < n0; i++) u[i] = Dot(n0, sx->B + i * n0, sx->an);
+  } else {
+    for (PetscInt i = 0; i < nb; i++) u[i] = Dot(n0, sx->Q + i * n0, sx->an);
+    for (PetscInt i = nb - 1; i >= 0; i--) { /* R u = Q^T a, R upper triangular (row-major) */
+      for (PetscInt p = i + 1; p < nb; p++) u[i] -= sx->R[i * n0 + p] * u[p];
+      u[i] /= sx->R[i * n0 + i];
+    }
+  }
+  for (PetscInt k = 0; k <= j; k++)
+    if (sx->sens[j * n + k] != 0) {
+      T[t].id = row * n + k;
+      T[t++].c = sg * sx->sens[j * n + k] / den;
+    }
+  for (PetscInt i = 0; i < nb; i++)
+    if (u[i] != 0)
+      for (PetscInt k = 0; k < n; k++)
+        if (sx->bform[i * n + k] != 0) {
+          T[t].id  = (sx->basis[i] / n) * n + k;
+          T[t++].c = -u[i] * sx->bform[i * n + k] / den;
+        }
+  for (PetscInt q = 0; q < t; q++) {
+    T[q].key = PerturbKey(sx, T[q].id);
+    big      = PetscMax(big, PetscAbsReal(T[q].c));
+  }
+  qsort(T, (size_t)t, sizeof(Term), TermCmp);
+  for (PetscInt q = 0; q < t; q++) {
+    if (w > 0 && T[w - 1].id == T[q].id) T[w - 1].c += T[q].c;
+    else T[w++] = T[q];
+  }
+  *nt    = w;
+  *scale = big;
+  PetscFunctionReturn(0);
+}
+
+/* Compare two forms (terms sorted by key): -1 if a < b in the lexicographic order of the
+   perturbation, 1 if a > b, 0 if equal. A difference below tol times the larger scale is zero: the
+   coefficients carry the round-off of u = B a, of order eps cond(A) of the scale. */
+static int FormCmp(const Term *a, PetscInt na, PetscReal sa, const Term *b, PetscInt nb, PetscReal sb, PetscReal tol)
+{
+  PetscReal thr = tol * PetscMax(sa, sb);
+  PetscInt  i = 0, j = 0;
+
+  while (i < na || j < nb) {
+    PetscReal d;
+    if (j >= nb || (i < na && a[i].key < b[j].key)) d = a[i++].c;
+    else if (i >= na || b[j].key < a[i].key) d = -b[j++].c;
+    else {
+      d = a[i].c - b[j].c;
+      i++;
+      j++;
+    }
+    if (PetscAbsReal(d) > thr) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+/* The entering constraint among a tie of the ratio test (the candidates q of this rank with
+   T[q] - ts <= slk[q]): the one whose perturbed step E_q . eps / (-delta_q) is smallest. Every rank
+   gathers all candidates (few: the constraints that meet at one point) and scans them in global id
+   order, so the choice is the same at any rank count. Collective. */
+static PetscErrorCode LexMin(LandStage s, PetscReal ts, PetscInt64 *win)
+{
+  Simplex     *sx = (Simplex *)s->data;
+  PetscInt     n = sx->ncs, len = 0, cap = 0, nt;
+  PetscReal   *snd = NULL, *all, scale;
+  PetscMPIInt  mine, *cnt, *displ, size = sx->size;
+  PetscInt64   best = -1;
+  Term        *bt   = NULL, *ct;
+  PetscInt     nbt  = 0;
+  PetscReal    bscale = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(BasisForms(s));
+  for (PetscInt q = 0; q < sx->nloc * n; q++) {
+    PetscReal T = sx->tmp2[q], delta;
+    if (T == PETSC_MAX_REAL || T < ts || T - ts > sx->slk[q]) continue;
+    delta = sx->state[q] ? sx->beta[q] : -sx->beta[q];
+    PetscCall(BuildForm(s, q / n, q % n, -delta, &nt, &scale));
+    if (len + 3 + 2 * nt > cap) {
+      cap = 2 * (len + 3 + 2 * nt) + 64;
+      PetscCall(PetscRealloc(sizeof(PetscReal) * cap, &snd));
+    }
+    snd[len++] = (PetscReal)((PetscInt64)sx->rstart * n + q); /* ids are exact below 2^53 */
+    snd[len++] = nt;
+    snd[len++] = scale;
+    for (PetscInt t = 0; t < nt; t++) {
+      snd[len++] = (PetscReal)sx->terms[t].id;
+      snd[len++] = sx->terms[t].c;
+    }
+  }
+  mine = (PetscMPIInt)len;
+  PetscCall(PetscMalloc2(size, &cnt, size + 1, &displ));
+  PetscCallMPI(MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, s->run->comm));
+  displ[0] = 0;
+  for (PetscMPIInt p = 0; p < size; p++) displ[p + 1] = displ[p] + cnt[p];
+  PetscCall(PetscMalloc1(displ[size] + 1, &all));
+  PetscCallMPI(MPI_Allgatherv(snd, mine, MPIU_REAL, all, cnt, displ, MPIU_REAL, s->run->comm));
+  PetscCall(PetscMalloc1(n * (sx->nb + 1) + 1, &bt));
+  PetscCall(PetscMalloc1(n * (sx->nb + 1) + 1, &ct));
+  for (PetscInt p = 0; p < displ[size];) {
+    PetscInt64 id = (PetscInt64)all[p];
+    PetscInt   m  = (PetscInt)all[p + 1];
+    PetscReal  sc = all[p + 2];
+    for (PetscInt t = 0; t < m; t++) {
+      ct[t].id  = (PetscInt64)all[p + 3 + 2 * t];
+      ct[t].c   = all[p + 4 + 2 * t];
+      ct[t].key = PerturbKey(sx, ct[t].id);
+    }
+    p += 3 + 2 * m;
+    if (best < 0 || FormCmp(ct, m, sc, bt, nbt, bscale, sx->lex_tol) < 0) {
+      Term *x = bt;
+      bt      = ct;
+      ct      = x;
+      nbt     = m;
+      bscale  = sc;
+      best    = id;
+    }
+  }
+  *win = best;
+  PetscCall(PetscFree(bt));
+  PetscCall(PetscFree(ct));
+  PetscCall(PetscFree(all));
+  PetscCall(PetscFree2(cnt, displ));
+  PetscCall(PetscFree(snd));
+  PetscFunctionReturn(0);
+}
+
 static int KinkCmp(const void *a, const void *b)
 {
   const Kink *x = (const Kink *)a, *y = (const Kink *)b;
@@ -332,22 +588,26 @@ static int KinkCmp(const void *a, const void *b)
   return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
 }
 
-/* Ratio test along the unit direction v from the current vertex (beta = dz/dt is kept for the
-   update of alpha). first: the smallest step tau >= 0 at which a non-basic constraint heading for
-   its boundary reaches it; ties within -simplex_tie_tol go to the lowest global id. long
-   (-simplex_step long, phase 2): the residual kinks before the first hidden-neuron hit are crossed
-   as long as the loss still falls along v (slope0 < 0 at the start; each crossing raises the slope
-   by (wpos + wneg) |dr/dt| / N and bends no other constraint), the Barrodale-Roberts step; the
-   kinks are merged across ranks in (tau, id) order in batches. The crossed residual ids are
-   returned in sx->crossed. Returns id = -1 when nothing is hit. Collective. */
+/* Ratio test along the unit direction v from the current vertex (beta = dz/dt is kept). first: the
+   smallest step ts >= 0 at which a non-basic constraint heading for its boundary reaches it (an
+   active one, |zeta| <= ztol, at once). long (-simplex_step long, phase 2): the residual kinks
+   before the first hidden-neuron hit are crossed as long as the loss still falls along v (slope0 < 0
+   at the start; each crossing raises the slope by (wpos + wneg) |dr/dt| / N and bends no other
+   constraint), the Barrodale-Roberts step; the kinks are merged across ranks in (tau, id) order in
+   batches, and a kink that ties with the next one (within round-off) is not crossed: the step ends
+   there and the perturbation decides. The crossed residual ids are returned in sx->crossed.
+   The constraints met at ts within round-off (the tie group: ts <= T_c <= ts + ztol_c / rate_c) are
+   all active at the new vertex; the one with the smallest perturbed step enters (LexMin), so the
+   others stay on their side in the perturbed problem. Returns id = -1 when nothing is hit.
+   Collective. */
 static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscBool longstep, PetscReal slope0, PetscReal *tau, PetscInt64 *id)
 {
   Simplex   *sx   = (Simplex *)s->data;
   LandNet    net  = s->run->net;
-  PetscReal  tmin = PETSC_MAX_REAL, thid = PETSC_MAX_REAL, lim;
-  PetscInt64 best = LAND_INT64_MAX;
-  PetscInt   nk   = 0;
-  Kink      *kl   = sx->kinks;
+  PetscReal  tmin = PETSC_MAX_REAL, thid = PETSC_MAX_REAL, ts, vn = PetscSqrtReal(Dot(sx->n0, v, v));
+  PetscInt64 first = LAND_INT64_MAX, ngroup = 0;
+  PetscInt   nk    = 0;
+  Kink      *kl    = sx->kinks;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(LAND_SimplexPass, 0, 0, 0, 0));
@@ -356,7 +616,7 @@ static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscBool longs
     PetscInt   r0 = c * sx->chunk - sx->rstart, m = PetscMin(sx->chunk, sx->nloc - r0);
     PetscReal *T = sx->tmp2 + r0 * sx->ncs, *Bt = sx->beta + r0 * sx->ncs;
     ChunkForward(sx, net, r0, m, v, PETSC_TRUE, Bt);
-    ChunkBound(sx, net, r0, m, v, PETSC_TRUE, sx->Zb);
+    ChunkBound(sx, net, r0, m, vn, PETSC_TRUE, sx->Zb);
     for (PetscInt i = 0; i < m; i++)
       for (PetscInt j = 0; j < sx->ncs; j++) {
         PetscInt  q = (r0 + i) * sx->ncs + j;
@@ -366,8 +626,9 @@ static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscBool longs
         zeta  = sx->state[q] ? a : -a;
         delta = sx->state[q] ? b : -b;
         if (delta < -sx->par_tol * sx->Zb[i * sx->ncs + j]) {
-          PetscReal t        = PetscMax(zeta, 0.0) / -delta;
+          PetscReal t        = PetscAbsReal(zeta) <= sx->ztol[q] ? 0.0 : PetscMax(zeta, 0.0) / -delta;
           T[i * sx->ncs + j] = t;
+          sx->slk[q]         = sx->ztol[q] / -delta;
           tmin               = PetscMin(tmin, t);
           if (j < sx->first_out) thid = PetscMin(thid, t);
         }
@@ -375,6 +636,7 @@ static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscBool longs
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &tmin, 1, MPIU_REAL, MPI_MIN, s->run->comm));
   if (longstep) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &thid, 1, MPIU_REAL, MPI_MIN, s->run->comm));
+  ts = tmin;
   if (longstep && tmin < thid) {
     /* residual kinks strictly before the first hidden hit, sorted by (tau, id) */
     PetscReal   slope = slope0, H;
@@ -385,28 +647,30 @@ static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscBool longs
       for (PetscInt o = 0; o < sx->nk; o++) {
         PetscInt q = r * sx->ncs + sx->first_out + o;
         if (sx->tmp2[q] < thid) {
-          kl[nk].tau = sx->tmp2[q];
-          kl[nk].inc = (sx->wpos + sx->wneg) * PetscAbsReal(sx->beta[q]) / sx->N;
-          kl[nk].id  = (PetscInt64)sx->rstart * sx->ncs + q;
+          kl[nk].tau   = sx->tmp2[q];
+          kl[nk].inc   = (sx->wpos + sx->wneg) * PetscAbsReal(sx->beta[q]) / sx->N;
+          kl[nk].slack = sx->slk[q];
+          kl[nk].id    = (PetscInt64)sx->rstart * sx->ncs + q;
           nk++;
         }
       }
     qsort(kl, (size_t)nk, sizeof(Kink), KinkCmp);
     PetscCall(PetscMalloc2(size, &cnt, size + 1, &displ));
     while (!stop) {
-      PetscInt    nb   = PetscMin(sx->batch, nk - pos);
-      PetscMPIInt mine = (PetscMPIInt)(3 * nb);
+      PetscInt    nb   = PetscMin(sx->batch, nk - pos), k;
+      PetscMPIInt mine = (PetscMPIInt)(4 * nb);
       PetscReal   h    = pos + nb < nk ? kl[pos + nb - 1].tau : PETSC_MAX_REAL, *snd, *all;
-      PetscInt    ntot, nsafe;
+      PetscInt    ntot;
       PetscCallMPI(MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, s->run->comm));
       displ[0] = 0;
       for (PetscMPIInt p = 0; p < size; p++) displ[p + 1] = displ[p] + cnt[p];
-      ntot = displ[size] / 3;
-      PetscCall(PetscMalloc2(3 * nb + 1, &snd, displ[size] + 1, &all));
+      ntot = displ[size] / 4;
+      PetscCall(PetscMalloc2(4 * nb + 1, &snd, displ[size] + 1, &all));
       for (PetscInt q = 0; q < nb; q++) {
-        snd[3 * q]     = kl[pos + q].tau;
-        snd[3 * q + 1] = kl[pos + q].inc;
-        snd[3 * q + 2] = (PetscReal)kl[pos + q].id; /* exact below 2^53 */
+        snd[4 * q]     = kl[pos + q].tau;
+        snd[4 * q + 1] = kl[pos + q].inc;
+        snd[4 * q + 2] = kl[pos + q].slack;
+        snd[4 * q + 3] = (PetscReal)kl[pos + q].id; /* exact below 2^53 */
       }
       pos += nb;
       PetscCallMPI(MPI_Allgatherv(snd, mine, MPIU_REAL, all, cnt, displ, MPIU_REAL, s->run->comm));
@@ -416,19 +680,24 @@ static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscBool longs
         PetscCall(PetscRealloc(sizeof(Kink) * sx->maxpend, &sx->pend));
       }
       for (PetscInt q = 0; q < ntot; q++) {
-        sx->pend[npend].tau = all[3 * q];
-        sx->pend[npend].inc = all[3 * q + 1];
-        sx->pend[npend].id  = (PetscInt64)all[3 * q + 2];
+        sx->pend[npend].tau   = all[4 * q];
+        sx->pend[npend].inc   = all[4 * q + 1];
+        sx->pend[npend].slack = all[4 * q + 2];
+        sx->pend[npend].id    = (PetscInt64)all[4 * q + 3];
         npend++;
       }
       PetscCall(PetscFree2(snd, all));
       qsort(sx->pend, (size_t)npend, sizeof(Kink), KinkCmp);
-      /* below H every rank has offered all its kinks: that prefix is final */
-      for (nsafe = 0; nsafe < npend && (sx->pend[nsafe].tau < H || H == PETSC_MAX_REAL); nsafe++) {
-        slope += sx->pend[nsafe].inc;
-        if (slope >= 0) { /* the loss along v stops falling at this kink: it enters */
-          tmin = sx->pend[nsafe].tau;
-          best = sx->pend[nsafe].id;
+      /* below H every rank has offered all its kinks: a kink is decided once its successor is known */
+      for (k = 0; k < npend; k++) {
+        PetscBool last = (PetscBool)(k + 1 == npend);
+        PetscReal next, gap;
+        if (H != PETSC_MAX_REAL && (last || sx->pend[k + 1].tau >= H)) break;
+        next = last ? thid : sx->pend[k + 1].tau;
+        gap  = PetscMax(sx->pend[k].slack, last ? 0 : sx->pend[k + 1].slack);
+        slope += sx->pend[k].inc;
+        if (next - sx->pend[k].tau <= gap || slope >= 0) { /* a tie, or the loss along v stops falling here */
+          ts   = sx->pend[k].tau;
           stop = PETSC_TRUE;
           break;
         }
@@ -436,39 +705,34 @@ static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscBool longs
           sx->maxcrossed = 2 * sx->maxcrossed + 64;
           PetscCall(PetscRealloc(sizeof(PetscInt64) * sx->maxcrossed, &sx->crossed));
         }
-        sx->crossed[sx->ncrossed++] = sx->pend[nsafe].id;
+        sx->crossed[sx->ncrossed++] = sx->pend[k].id;
       }
       if (stop) break;
-      PetscCall(PetscArraymove(sx->pend, sx->pend + nsafe, npend - nsafe));
-      npend -= nsafe;
+      PetscCall(PetscArraymove(sx->pend, sx->pend + k, npend - k));
+      npend -= k;
       if (H == PETSC_MAX_REAL) break; /* every kink crossed and the loss still falls: the hidden hit */
     }
     PetscCall(PetscFree2(cnt, displ));
-    if (!stop) {
-      tmin = thid;
-      best = LAND_INT64_MAX;
-      if (thid < PETSC_MAX_REAL) {
-        lim = thid + sx->tie_tol * thid;
-        for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++)
-          if (q % sx->ncs < sx->first_out && sx->tmp2[q] <= lim) {
-            best = (PetscInt64)(sx->rstart) * sx->ncs + q;
-            break;
-          }
-      }
-      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &best, 1, MPIU_INT64, MPI_MIN, s->run->comm));
+    if (!stop) ts = thid;
+  }
+  /* the tie group at ts */
+  if (ts < PETSC_MAX_REAL)
+    for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++) {
+      PetscReal T = sx->tmp2[q];
+      if (T == PETSC_MAX_REAL || T < ts || T - ts > sx->slk[q]) continue;
+      if (!ngroup) first = (PetscInt64)sx->rstart * sx->ncs + q; /* rows and constraints are in global-id order */
+      ngroup++;
     }
-  } else if (tmin < PETSC_MAX_REAL) {
-    lim = tmin + sx->tie_tol * tmin;
-    for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++)
-      if (sx->tmp2[q] <= lim) {
-        best = (PetscInt64)(sx->rstart) * sx->ncs + q;
-        break; /* rows and constraints are in global-id order */
-      }
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &best, 1, MPIU_INT64, MPI_MIN, s->run->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ngroup, 1, MPIU_INT64, MPI_SUM, s->run->comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPIU_INT64, MPI_MIN, s->run->comm));
+  sx->group = (PetscInt)ngroup;
+  if (ngroup > 1) {
+    PetscCall(LexMin(s, ts, &first));
+    sx->nlex++;
   }
   PetscCall(PetscLogEventEnd(LAND_SimplexPass, 0, 0, 0, 0));
-  *tau = tmin;
-  *id  = best == LAND_INT64_MAX ? -1 : best;
+  *tau = ngroup ? ts + 0.0 : PETSC_MAX_REAL; /* + 0.0: no negative zero */
+  *id  = ngroup ? first : -1;
   PetscFunctionReturn(0);
 }
 
@@ -547,8 +811,10 @@ static PetscErrorCode BasisNormal(LandStage s, PetscInt64 id, PetscReal *a, Pets
 }
 
 /* B = (A)^{-1} from A^T (rows: normals) with LAPACK getrf/getri, and the 1-norm condition number
-   from gecon. Every rank computes the same. Collective only through errors. */
-static PetscErrorCode Refactor(LandStage s)
+   from gecon. Every rank computes the same. A singular A is an error, or, with singular != NULL,
+   reported there (B is then not valid), as is a numerically singular one (1/cond1 < 1e3 eps).
+   Collective only through errors. */
+static PetscErrorCode Refactor(LandStage s, PetscBool *singular)
 {
   Simplex     *sx = (Simplex *)s->data;
   PetscBLASInt n = (PetscBLASInt)sx->n0, info, lwork = (PetscBLASInt)(4 * sx->n0), *ipiv, *iwork;
@@ -565,13 +831,22 @@ static PetscErrorCode Refactor(LandStage s)
     anorm = PetscMax(anorm, t);
   }
   PetscCallBLAS("LAPACKgetrf", LAPACKgetrf_(&n, &n, sx->B, &n, ipiv, &info));
+  if (info == 0) {
+    const char   norm = '1';
+    PetscBLASInt info2;
+    PetscCallBLAS("LAPACKgecon", dgecon_(&norm, &n, sx->B, &n, &anorm, &rcond, work, iwork, &info2));
+  }
+  if (singular) {
+    *singular = (PetscBool)(info != 0 || !(rcond >= 1e3 * PETSC_MACHINE_EPSILON));
+    if (*singular) {
+      PetscCall(PetscFree3(ipiv, iwork, work));
+      PetscCall(PetscLogEventEnd(LAND_SimplexBasis, 0, 0, 0, 0));
+      PetscFunctionReturn(0);
+    }
+  }
   PetscCheck(info == 0, s->run->comm, PETSC_ERR_MAT_LU_ZRPVT,
              "simplex: the basis at vertex %" PetscInt_FMT " is singular (LAPACK getrf info %d): its constraints are linearly dependent", sx->k,
              (int)info);
-  {
-    const char norm = '1';
-    PetscCallBLAS("LAPACKgecon", dgecon_(&norm, &n, sx->B, &n, &anorm, &rcond, work, iwork, &info));
-  }
   PetscCallBLAS("LAPACKgetri", LAPACKgetri_(&n, sx->B, &n, ipiv, work, &lwork, &info));
   PetscCheck(info == 0, s->run->comm, PETSC_ERR_LIB, "simplex: LAPACK getri info %d", (int)info);
   /* column-major A^{-1} read row-major is A^{-T}: transpose so that the rows of B are the edges */
@@ -590,8 +865,9 @@ static PetscErrorCode Refactor(LandStage s)
 }
 
 /* Recompute every basis normal (zero-padded sum over ranks: one contributor per row, so exact),
-   refactorise and recompute g: removes the drift of the updates. Collective. */
-static PetscErrorCode Rebuild(LandStage s)
+   refactorise and recompute g: removes the drift of the updates. With singular != NULL a singular
+   basis is reported there instead of an error. Collective. */
+static PetscErrorCode RebuildChecked(LandStage s, PetscBool *singular)
 {
   Simplex *sx = (Simplex *)s->data;
 
@@ -605,8 +881,16 @@ static PetscErrorCode Rebuild(LandStage s)
     }
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sx->At, (PetscMPIInt)(sx->n0 * sx->n0), MPIU_REAL, MPI_SUM, s->run->comm));
-  PetscCall(Refactor(s));
+  PetscCall(Refactor(s, singular));
+  if (singular && *singular) PetscFunctionReturn(0);
   PetscCall(FullGradient(s));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Rebuild(LandStage s)
+{
+  PetscFunctionBeginUser;
+  PetscCall(RebuildChecked(s, NULL));
   PetscFunctionReturn(0);
 }
 
@@ -834,16 +1118,18 @@ static PetscErrorCode ApplyFlip(LandStage s, PetscInt i)
 
 /* Put x back on the basis hyperplanes: A^T dx = -zeta (zeta: oriented values of the basis
    constraints), dx = -B^T zeta at a vertex, -Q R^{-T} zeta in phase 1. Returns max |zeta|
-   relative to the scale of each constraint. Collective. */
+   relative to the scale of each constraint; ||dx|| (how far x was from the exact vertex) goes to
+   sx->xerr. Collective. */
 static PetscErrorCode Reproject(LandStage s, PetscReal *drift)
 {
   Simplex  *sx  = (Simplex *)s->data;
   LandNet   net = s->run->net;
   PetscInt  n0 = sx->n0, nb = sx->nb;
-  PetscReal rel = 0, *zeta = sx->u;
+  PetscReal rel = 0, *zeta = sx->u, xn = Norm2(n0, sx->x), *dx = sx->an;
 
   PetscFunctionBeginUser;
-  *drift = 0;
+  *drift   = 0;
+  sx->xerr = 0;
   if (!nb) PetscFunctionReturn(0);
   PetscCall(PetscArrayzero(zeta, 2 * n0));
   for (PetscInt i = 0; i < nb; i++) {
@@ -852,7 +1138,7 @@ static PetscErrorCode Reproject(LandStage s, PetscReal *drift)
       PetscInt r = (PetscInt)(row - sx->rstart), j = (PetscInt)(sx->basis[i] % sx->ncs);
       RowForward(sx, net, r, sx->x, sx->state + r * sx->ncs, sx->rowz);
       zeta[i] = sx->state[r * sx->ncs + j] ? sx->rowz[j] : -sx->rowz[j];
-      ChunkBound(sx, net, r, 1, sx->x, PETSC_FALSE, sx->rowa); /* scale of the constraint */
+      ChunkBound(sx, net, r, 1, xn, PETSC_FALSE, sx->rowa); /* scale of the constraint */
       zeta[n0 + i] = PetscAbsReal(zeta[i]) / PetscMax(sx->rowa[j], PETSC_SMALL);
     }
   }
@@ -863,6 +1149,7 @@ static PetscErrorCode Reproject(LandStage s, PetscReal *drift)
       PetscReal t = 0;
       for (PetscInt i = 0; i < n0; i++) t += sx->B[i * n0 + j] * zeta[i];
       sx->x[j] -= t;
+      dx[j] = t;
     }
   } else {
     /* R^T y = zeta (forward substitution), dx = -Q y */
@@ -876,9 +1163,11 @@ static PetscErrorCode Reproject(LandStage s, PetscReal *drift)
       PetscReal t = 0;
       for (PetscInt i = 0; i < nb; i++) t += sx->Q[i * n0 + j] * y[i];
       sx->x[j] -= t;
+      dx[j] = t;
     }
   }
-  *drift = rel;
+  *drift   = rel;
+  sx->xerr = Norm2(n0, dx);
   PetscFunctionReturn(0);
 }
 
@@ -938,8 +1227,12 @@ static void SetCrit(Simplex *sx, PetscInt64 id, unsigned char v)
   if (Owner(sx, row) == sx->rank) sx->crit[(row - sx->rstart) * sx->ncs + id % sx->ncs] = v;
 }
 
-/* The ratio test, then the entering constraint's normal (in sx->buf, its state in *st); a
-   constraint that would make the basis singular is excluded and the test repeated. Collective. */
+/* The ratio test, then the entering constraint's normal (in sx->buf, its state in *st). A constraint
+   that would make the basis singular (EnterOK) is excluded and the test repeated, but only if the
+   step then found leaves it within its round-off tolerance (its normal is, numerically, in the span
+   of the others, so the edge runs along it): otherwise it is crossed for real, and it enters after
+   all, however ill-conditioned the basis becomes (the refactorisation takes care of that).
+   Collective. */
 static PetscErrorCode RatioAndEnter(LandStage s, PetscInt pos, PetscBool longstep, PetscReal slope0, PetscReal *tau, PetscInt64 *id, PetscInt *st)
 {
   Simplex   *sx = (Simplex *)s->data;
@@ -951,14 +1244,233 @@ static PetscErrorCode RatioAndEnter(LandStage s, PetscInt pos, PetscBool longste
     PetscCall(PassRatio(s, sx->v, longstep, slope0, tau, id));
     if (*id < 0) break;
     PetscCall(BasisNormal(s, *id, sx->buf, st));
-    if (EnterOK(sx, pos, sx->buf)) break;
-    PetscCheck(nex < 64, s->run->comm, PETSC_ERR_NOT_CONVERGED,
-               "simplex: 64 constraints in a row at vertex %" PetscInt_FMT " would make the basis singular", sx->k);
+    if (EnterOK(sx, pos, sx->buf) || nex == 64) break;
     excl[nex++] = *id;
     SetCrit(sx, *id, 2);
-    sx->excluded++;
   }
-  for (PetscInt q = 0; q < nex; q++) SetCrit(sx, excl[q], 0);
+  if (nex) {
+    PetscInt crossed = 0;
+    for (PetscInt e = 0; e < nex; e++) {
+      PetscInt64 row = excl[e] / sx->ncs;
+      if (Owner(sx, row) == sx->rank) {
+        PetscInt  q     = (PetscInt)(excl[e] - (PetscInt64)sx->rstart * sx->ncs);
+        PetscReal zeta  = sx->state[q] ? sx->alpha[q] : -sx->alpha[q];
+        PetscReal delta = sx->state[q] ? sx->beta[q] : -sx->beta[q];
+        if (*id < 0 || zeta + *tau * delta < -sx->ztol[q]) crossed++;
+      }
+      SetCrit(sx, excl[e], 0);
+    }
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &crossed, 1, MPIU_INT, MPI_SUM, s->run->comm));
+    if (crossed) { /* the first one met enters */
+      PetscCall(PassRatio(s, sx->v, longstep, slope0, tau, id));
+      PetscCall(BasisNormal(s, *id, sx->buf, st));
+      sx->illcond++;
+      PetscCall(PetscInfo(NULL, "simplex: vertex %" PetscInt_FMT ": a constraint nearly parallel to the edge is crossed by the step: it enters\n", sx->k));
+    } else sx->excluded += nex;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* The perturbation decides the side of each non-basic constraint that is active at the vertex
+   (|zeta_c| <= ztol_c): the sign of its form E_c (BuildForm). A state that disagrees is set to that
+   side; the value at the vertex does not change (it is zero), only which region the vertex is seen
+   from. Rows are visited in layer order, so a changed unit is seen by the later constraints of its
+   row. The ratio test keeps every state consistent by construction; this is where the first vertex
+   gets its states and where a decision of the round-off tolerances is mended. Returns the number of
+   states set. Collective. */
+static PetscErrorCode CheckActive(LandStage s, PetscInt *nset)
+{
+  Simplex  *sx = (Simplex *)s->data;
+  PetscInt  n  = sx->ncs, set = 0, nt;
+  PetscReal scale;
+
+  PetscFunctionBeginUser;
+  *nset = 0;
+  if (!sx->ntight) PetscFunctionReturn(0);
+  PetscCall(BasisForms(s));
+  for (PetscInt q = 0; q < sx->nloc * n; q++) {
+    PetscReal zeta = sx->state[q] ? sx->alpha[q] : -sx->alpha[q];
+    if (sx->crit[q] || PetscAbsReal(zeta) > sx->ztol[q]) continue;
+    PetscCall(BuildForm(s, q / n, q % n, 1.0, &nt, &scale));
+    if (FormCmp(sx->terms, nt, scale, NULL, 0, 0, sx->lex_tol) < 0) {
+      sx->state[q] = (unsigned char)!sx->state[q];
+      if (sx->nsetq == sx->maxsetq) {
+        sx->maxsetq = 2 * sx->maxsetq + 64;
+        PetscCall(PetscRealloc(sizeof(PetscInt) * sx->maxsetq, &sx->setq));
+      }
+      sx->setq[sx->nsetq++] = q;
+      set++;
+    }
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &set, 1, MPIU_INT, MPI_SUM, s->run->comm));
+  *nset = set;
+  PetscFunctionReturn(0);
+}
+
+/* Phase 1's factors from the states: the basis normals, their QR factorisation and g. With
+   singular != NULL, normals that are (numerically) dependent are reported there. Collective. */
+static PetscErrorCode RebuildPartial(LandStage s, PetscBool *singular)
+{
+  Simplex *sx = (Simplex *)s->data;
+  PetscInt nb = sx->nb;
+
+  PetscFunctionBeginUser;
+  if (singular) *singular = PETSC_FALSE;
+  PetscCall(PetscArrayzero(sx->At, sx->n0 * sx->n0));
+  for (PetscInt i = 0; i < nb; i++) {
+    PetscInt64 row = sx->basis[i] / sx->ncs;
+    if (Owner(sx, row) == sx->rank) {
+      PetscInt r = (PetscInt)(row - sx->rstart);
+      RowNormal(sx, s->run->net, r, sx->state + r * sx->ncs, (PetscInt)(sx->basis[i] % sx->ncs), sx->At + i * sx->n0);
+    }
+  }
+  if (nb) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sx->At, (PetscMPIInt)(nb * sx->n0), MPIU_REAL, MPI_SUM, s->run->comm));
+  for (sx->nb = 0; sx->nb < nb; sx->nb++) {
+    if (singular && !EnterOK(sx, sx->nb, sx->At + sx->nb * sx->n0)) {
+      *singular = PETSC_TRUE;
+      sx->nb    = nb;
+      PetscFunctionReturn(0);
+    }
+    QRAppend(sx, sx->At + sx->nb * sx->n0);
+  }
+  PetscCall(FullGradient(s));
+  PetscFunctionReturn(0);
+}
+
+/* After the pass at a vertex: the active constraints take their perturbed sides; where one changed,
+   the factors and the pass are redone (a changed unit can change the normals of the basis
+   constraints after it in its row, and with them the other forms). If the new sides make the basis
+   singular, or do not settle in 8 passes (the basis then defines no consistent perturbed vertex),
+   the sides are restored and *reverted says so. Collective. */
+static PetscErrorCode Settle(LandStage s, PetscBool *reverted)
+{
+  Simplex  *sx   = (Simplex *)s->data;
+  PetscInt  nset = 0;
+  PetscBool sing = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  if (reverted) *reverted = PETSC_FALSE;
+  sx->nsetq = 0;
+  for (PetscInt it = 0; !sing; it++) {
+    PetscInt n;
+    PetscCall(CheckActive(s, &n));
+    PetscCall(PetscInfo(NULL, "simplex: vertex %" PetscInt_FMT ": settle pass %" PetscInt_FMT " set %" PetscInt_FMT " sides\n", sx->k, it, n));
+    if (!n) break;
+    nset += n;
+    if (it == 8) {
+      sing = PETSC_TRUE;
+      break;
+    }
+    if (sx->phase == 2) PetscCall(RebuildChecked(s, &sing));
+    else PetscCall(RebuildPartial(s, &sing));
+    if (!sing) PetscCall(PassVertex(s, PETSC_FALSE));
+  }
+  if (sing) {
+    PetscCall(PetscInfo(NULL, "simplex: vertex %" PetscInt_FMT ": the sides make the basis singular or do not settle: restored\n", sx->k));
+    for (PetscInt i = 0; i < sx->nsetq; i++) sx->state[sx->setq[i]] = (unsigned char)!sx->state[sx->setq[i]];
+    if (sx->phase == 2) PetscCall(Rebuild(s));
+    else PetscCall(RebuildPartial(s, NULL));
+    PetscCall(PassVertex(s, PETSC_FALSE));
+    nset = 0;
+    if (reverted) *reverted = PETSC_TRUE;
+  }
+  sx->nset += nset;
+  PetscFunctionReturn(0);
+}
+
+/* d loss_row / d h at unit `unit` of layer m (its output), for the pattern st of local row r: the
+   residual weights carried back through layers L..m+1. */
+static PetscReal UnitSensitivity(Simplex *sx, LandNet net, const unsigned char *st, PetscInt m, PetscInt unit)
+{
+  PetscReal *gam = sx->rowg, *t = sx->back, b = 0;
+  for (PetscInt o = 0; o < sx->nk; o++) gam[o] = st[sx->first_out + o] ? sx->wpos : -sx->wneg;
+  for (PetscInt mm = sx->L; mm > m + 1; mm--) {
+    PetscInt             nin = net->width[mm - 1], no = net->width[mm];
+    const PetscReal     *Wm = sx->th + net->woff[mm - 1];
+    const unsigned char *sp = st + sx->off[mm - 1];
+    for (PetscInt i = 0; i < nin; i++) {
+      PetscReal acc = 0;
+      for (PetscInt j = 0; j < no; j++) acc += Wm[j * nin + i] * gam[j];
+      t[i] = acc * MaskVal(sx, sp[i]);
+    }
+    PetscArraycpy(gam, t, nin);
+  }
+  {
+    PetscInt         nin = net->width[m], no = net->width[m + 1];
+    const PetscReal *Wm = sx->th + net->woff[m];
+    for (PetscInt j = 0; j < no; j++) b += Wm[j * nin + unit] * gam[j];
+  }
+  return b;
+}
+
+/* At a final vertex with constraints active beyond the basis: the number that can make a descent
+   direction outside the basis cone. A residual kink is convex (|r| >= s r for either side s), and
+   so is a unit whose loss sensitivity beta = d loss_row / d h is >= 0 while nothing after it in its
+   row is active or basic (beta max(z, slope z) is convex for beta >= 0): replacing each convex kink
+   by the piece of its state gives a lower bound of the loss that is linear on the cones of the
+   basis, which the edge test covers. Every other active unit counts. Collective. */
+static PetscErrorCode ConcaveKinks(LandStage s, PetscInt *nconcave)
+{
+  Simplex *sx  = (Simplex *)s->data;
+  LandNet  net = s->run->net;
+  PetscInt n   = sx->ncs, nc = 0;
+
+  PetscFunctionBeginUser;
+  for (PetscInt q = 0; q < sx->nloc * n; q++) {
+    PetscInt             r = q / n, j = q % n, layer, unit;
+    const unsigned char *st   = sx->state + r * n;
+    PetscReal            zeta = st[j] ? sx->alpha[q] : -sx->alpha[q];
+    PetscBool            alone = PETSC_TRUE;
+    if (sx->crit[q] || PetscAbsReal(zeta) > sx->ztol[q] || j >= sx->first_out) continue;
+    ConstraintLayer(sx, j, &layer, &unit);
+    for (PetscInt k = sx->off[layer + 1]; k < n; k++) {
+      PetscInt  p = r * n + k;
+      PetscReal z = st[k] ? sx->alpha[p] : -sx->alpha[p];
+      if (sx->crit[p] || PetscAbsReal(z) <= sx->ztol[p]) alone = PETSC_FALSE;
+    }
+    if (!alone || UnitSensitivity(sx, net, st, layer, unit) < 0) nc++;
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nc, 1, MPIU_INT, MPI_SUM, s->run->comm));
+  *nconcave = nc;
+  PetscFunctionReturn(0);
+}
+
+/* No edge descends. Non-degenerate vertex, or the convex problem: certified. Otherwise the active
+   constraints beyond the basis are examined (ConcaveKinks); if some could hide a descent direction,
+   other perturbation orders are tried (up to -simplex_perturb_rounds): each sets the sides of the
+   active constraints anew, and where one changes the walk looks at the edges of that region again
+   (*more). When no order changes a side, the verdict covers the basis cone only. Collective. */
+static PetscErrorCode Degenerate(LandStage s, PetscBool *more)
+{
+  Simplex *sx = (Simplex *)s->data;
+
+  PetscFunctionBeginUser;
+  *more          = PETSC_FALSE;
+  sx->certified  = PETSC_TRUE;
+  sx->cone_only  = PETSC_FALSE;
+  sx->nconcave   = 0;
+  if (!sx->ntight || sx->l == sx->L) PetscFunctionReturn(0);
+  PetscCall(ConcaveKinks(s, &sx->nconcave));
+  if (!sx->nconcave) PetscFunctionReturn(0);
+  /* a budget per loss level: the walk goes on only when an order found a lower vertex, so it ends */
+  if (!(sx->loss >= sx->level - sx->loss_tol * PetscAbsReal(sx->level))) sx->here = 0;
+  sx->level = sx->loss;
+  while (sx->here < sx->max_rounds) {
+    PetscInt  n0set = sx->nset, prev = sx->order;
+    PetscBool reverted;
+    sx->here++;
+    sx->round++;
+    sx->order = sx->round;
+    PetscCall(PetscInfo(NULL, "simplex: degenerate vertex %" PetscInt_FMT " with %" PetscInt_FMT " concave kinks: perturbation order %" PetscInt_FMT "\n",
+                        sx->k, sx->nconcave, sx->round));
+    PetscCall(Settle(s, &reverted));
+    if (reverted) sx->order = prev; /* the states are those of the previous order */
+    if (sx->nset > n0set) {
+      *more = PETSC_TRUE;
+      PetscFunctionReturn(0);
+    }
+  }
+  sx->cone_only = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
 
@@ -998,6 +1510,7 @@ static PetscErrorCode Record(LandStage s, PetscReal step, PetscInt64 enter, Pets
   h[15] = drift;
   h[16] = sx->ntight;
   h[17] = sx->ncrossed;
+  h[18] = sx->group;
   PetscCall(PetscArraycpy(sx->verts + sx->n0 * sx->nhist, sx->x, sx->n0));
   sx->nhist++;
   PetscFunctionReturn(0);
@@ -1026,23 +1539,6 @@ static PetscErrorCode Poll(LandStage s, PetscBool *stop)
   PetscCall(SyncTheta(s));
   PetscCall(LandCheckpointPoll(s->run->ckpt, s, sx->k, stop));
   PetscFunctionReturn(0);
-}
-
-/* FNV-1a hash of the basis (sorted ids with their states): a repeated basis at one point is a cycle. */
-static PetscInt64 BasisHash(Simplex *sx)
-{
-  PetscInt64 *ids;
-  PetscInt    n = sx->nb;
-  uint64_t    h = 1469598103934665603ULL;
-  if (PetscMalloc1(n, &ids)) return 0;
-  for (PetscInt i = 0; i < n; i++) ids[i] = 2 * sx->basis[i] + sx->bstate[i];
-  PetscSortInt64(n, ids);
-  for (PetscInt i = 0; i < n; i++) {
-    h ^= (uint64_t)ids[i];
-    h *= 1099511628211ULL;
-  }
-  (void)PetscFree(ids);
-  return (PetscInt64)(h >> 1);
 }
 
 /* ---------------------------------------------------------------- set-up */
@@ -1085,10 +1581,15 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
       "simplex", sx->feas_tol, &sx->feas_tol, NULL));
   PetscCall(PetscOptionsReal("-simplex_parallel_tol", "A direction with |d z_c| <= tol * scale does not move constraint c (parallel)", "simplex",
                              sx->par_tol, &sx->par_tol, NULL));
-  PetscCall(PetscOptionsReal("-simplex_tie_tol", "Ratio-test steps within (1 + tol) of the smallest tie; the lowest global id enters", "simplex",
-                             sx->tie_tol, &sx->tie_tol, NULL));
-  PetscCall(PetscOptionsReal("-simplex_tight_tol", "A non-basic constraint with |z_c| <= tol * scale is active (degenerate vertex)", "simplex",
-                             sx->tight_tol, &sx->tight_tol, NULL));
+  PetscCall(PetscOptionsReal("-simplex_tight_tol",
+                             "A non-basic constraint with |z_c| <= tol * scale (+ the vertex's own error) is active: degenerate vertex, ratio-test tie",
+                             "simplex", sx->tight_tol, &sx->tight_tol, NULL));
+  PetscCall(PetscOptionsReal("-simplex_lex_tol",
+                             "A coefficient of a perturbation form below tol times the form's largest term is zero (must exceed eps cond1)",
+                             "simplex", sx->lex_tol, &sx->lex_tol, NULL));
+  PetscCall(PetscOptionsInt("-simplex_perturb_rounds",
+                            "Other perturbation orders tried at a final degenerate vertex whose active units could hide a descent direction",
+                            "simplex", sx->max_rounds, &sx->max_rounds, NULL));
   PetscCall(PetscOptionsReal("-simplex_opt_tol", "An edge descends when its normalised slope is below -tol * ||g||", "simplex", sx->opt_tol,
                              &sx->opt_tol, NULL));
   PetscCall(PetscOptionsReal("-simplex_zero_tol", "A step shorter than tol * (1 + ||x||) is a zero-length pivot", "simplex", sx->zero_tol,
@@ -1108,11 +1609,12 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
   PetscCheck(sx->batch >= 1, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_long_batch %" PetscInt_FMT " must be >= 1", sx->batch);
   PetscCheck(sx->refactor >= 1, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_refactor %" PetscInt_FMT " must be >= 1", sx->refactor);
   PetscCheck(sx->max_pivots >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_max_pivots must be >= 0");
+  PetscCheck(sx->max_rounds >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_perturb_rounds %" PetscInt_FMT " must be >= 0", sx->max_rounds);
   PetscCheck(sx->window >= 3, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_window %" PetscInt_FMT " must be >= 3", sx->window);
   PetscCheck(sx->init_scale >= 0 && PetscIsNormalReal(sx->init_scale + 1), s->run->comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-simplex_init_scale must be finite and >= 0");
   {
-    PetscReal tols[] = {sx->pivot_tol, sx->feas_tol, sx->par_tol, sx->tie_tol, sx->tight_tol, sx->opt_tol, sx->zero_tol, sx->loss_tol, sx->drift_tol};
+    PetscReal tols[] = {sx->pivot_tol, sx->feas_tol, sx->par_tol, sx->tight_tol, sx->opt_tol, sx->zero_tol, sx->loss_tol, sx->drift_tol, sx->lex_tol};
     for (size_t i = 0; i < sizeof(tols) / sizeof(tols[0]); i++)
       PetscCheck(tols[i] >= 0 && tols[i] < 1, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "simplex: the tolerances (-simplex_*_tol) must lie in [0, 1)");
   }
@@ -1214,7 +1716,9 @@ static PetscErrorCode SetUp(LandStage s)
     sx->xtn[r] = PetscSqrtReal(Dot(sx->nin, sx->xt + r * sx->nin, sx->xt + r * sx->nin) + (net->bias ? 1.0 : 0.0));
   w = net->maxwidth + sx->nk;
   PetscCall(PetscCalloc3(sx->nloc * sx->ncs + 1, &sx->state, sx->nloc * sx->ncs + 1, &sx->crit, sx->nloc * sx->ncs + 1, &sx->alpha));
-  PetscCall(PetscCalloc1(sx->nloc * sx->ncs + 1, &sx->beta));
+  PetscCall(PetscCalloc3(sx->nloc * sx->ncs + 1, &sx->beta, sx->nloc * sx->ncs + 1, &sx->ztol, sx->nloc * sx->ncs + 1, &sx->slk));
+  PetscCall(PetscMalloc3(sx->n0 * sx->ncs + 1, &sx->bform, sx->ncs * sx->ncs + 1, &sx->sens, (sx->n0 + 1) * sx->ncs + 1, &sx->terms));
+  PetscCall(PetscMalloc3(w + 1, &sx->back, sx->n0 + 1, &sx->an, sx->n0 + 1, &sx->un));
   PetscCall(PetscMalloc1(sx->nloc * sx->nk + 1, &sx->kinks));
   PetscCall(PetscMalloc4(sx->chunk * PetscMax(sx->ncs, w), &sx->Z, sx->chunk * PetscMax(sx->ncs, w), &sx->Zb, sx->chunk * w, &sx->tmp,
                          PetscMax(sx->nloc * sx->ncs, w) + 1, &sx->tmp2));
@@ -1303,6 +1807,7 @@ static PetscErrorCode Phase1(LandStage s)
     sx->k++;
     sx->phase1_steps++;
     PetscCall(PassVertex(s, PETSC_FALSE));
+    PetscCall(Settle(s, NULL));
     PetscCall(CheckDecrease(s, prev));
     PetscCall(Record(s, tau, id, -1, PETSC_FALSE, 0, (PetscBool)(tau <= sx->zero_tol * (1 + PetscSqrtReal(Dot(n0, sx->x, sx->x)))), drift));
     PetscCall(Monitor(s, PETSC_FALSE));
@@ -1351,7 +1856,7 @@ static PetscErrorCode Phase2(LandStage s)
           best = i;
           side = sd;
           bs   = sl;
-        } else if (sx->bland || sx->bland_always) {
+        } else if (sx->bland_always) {
           /* Bland: the lowest global id; between the two sides of one constraint, the steeper */
           if (sx->basis[i] < sx->basis[best] || (i == best && sl < bs)) {
             best = i;
@@ -1366,22 +1871,10 @@ static PetscErrorCode Phase2(LandStage s)
       }
     sx->ndescent = nd;
     sx->nflat    = nflat;
-    if (sx->random_mode && nd > 1) {
-      /* breaking a cycle: a descent edge drawn with the counter-based generator (rank-independent) */
-      PetscInt pick = (PetscInt)(LandRandUniform(sx->init_seed, 78, sx->k) * nd), c = 0;
-      pick = PetscMin(pick, nd - 1);
-      for (PetscInt i = 0; i < n0; i++)
-        for (PetscInt sd = 0; sd < 2; sd++) {
-          PetscReal sl = sd ? flip[i] : cur[i];
-          if (sl == PETSC_MAX_REAL || !(sl < -sx->opt_tol * gn)) continue;
-          if (c++ == pick) {
-            best = i;
-            side = sd;
-          }
-        }
-    }
     if (best < 0) {
-      sx->certified = PETSC_TRUE;
+      PetscBool more;
+      PetscCall(Degenerate(s, &more));
+      if (more) continue;
       break;
     }
     if (sx->pivots >= sx->max_pivots) break;
@@ -1411,37 +1904,12 @@ static PetscErrorCode Phase2(LandStage s)
     sx->k++;
     sx->pivots++;
     PetscCall(PassVertex(s, PETSC_FALSE));
+    PetscCall(Settle(s, NULL));
     PetscCall(CheckDecrease(s, prev));
     xn   = PetscSqrtReal(Dot(n0, sx->x, sx->x));
     zero = (PetscBool)(tau <= sx->zero_tol * (1 + xn));
     PetscCall(Record(s, tau, id, leave, (PetscBool)side, n0, zero, drift));
-    if (zero) {
-      PetscInt64 h = BasisHash(sx);
-      sx->zero_pivots++;
-      sx->bland = PETSC_TRUE;
-      for (PetscInt q = 0; q < sx->nseen; q++)
-        if (sx->seen[q] == h && !sx->random_mode) {
-          /* Bland's rule is no proof against cycling once flips change the region: leave the cycle
-             by random descent edges until the walk moves again */
-          sx->random_mode = PETSC_TRUE;
-          sx->cycles_broken++;
-          PetscCall(PetscInfo(NULL, "simplex: a basis repeated at vertex %" PetscInt_FMT "; random descent edges until the walk moves\n", sx->k));
-        }
-      PetscCheck(sx->zero_run < 100 * n0 + 1000, s->run->comm, PETSC_ERR_NOT_CONVERGED,
-                 "simplex: cycling: %" PetscInt_FMT " zero-length pivots in a row at vertex %" PetscInt_FMT " could not be broken", sx->zero_run + 1,
-                 sx->k);
-      if (sx->nseen == sx->maxseen) {
-        sx->maxseen = 2 * sx->maxseen + 16;
-        PetscCall(PetscRealloc(sizeof(PetscInt64) * sx->maxseen, &sx->seen));
-      }
-      sx->seen[sx->nseen++] = h;
-      sx->zero_run++;
-    } else {
-      sx->bland       = PETSC_FALSE;
-      sx->random_mode = PETSC_FALSE;
-      sx->zero_run    = 0;
-      sx->nseen       = 0;
-    }
+    if (zero) sx->zero_pivots++;
     PetscCall(Monitor(s, PETSC_FALSE));
   }
   PetscCall(PetscFree2(cur, flip));
@@ -1455,7 +1923,7 @@ static PetscErrorCode Run_Simplex(LandStage s)
   Simplex       *sx  = (Simplex *)s->data;
   LandRun        run = s->run;
   PetscLogDouble t0, t1;
-  PetscReal      out[15];
+  PetscReal      out[19];
   char           buf[256];
 
   PetscFunctionBeginUser;
@@ -1468,6 +1936,7 @@ static PetscErrorCode Run_Simplex(LandStage s)
     sx->phase = 1;
     sx->k     = 0;
     PetscCall(PassVertex(s, PETSC_TRUE));
+    PetscCall(Settle(s, NULL));
     PetscCall(FullGradient(s));
     sx->loss0 = sx->loss;
     sx->cond  = 0;
@@ -1489,16 +1958,28 @@ static PetscErrorCode Run_Simplex(LandStage s)
   if (sx->halted) PetscFunctionReturn(0);
   if (sx->certified) {
     PetscBool convex = (PetscBool)(sx->l == sx->L);
-    PetscCall(PetscStrcpy(sx->verdict, convex ? "global minimum" : "local minimum"));
-    PetscCall(PetscSNPrintf(
-        sx->test, sizeof(sx->test), "edge test: all %" PetscInt_FMT " one-sided directional derivatives >= -%.1e ||g|| (%" PetscInt_FMT " flat)%s%s",
-        2 * sx->n0, (double)sx->opt_tol, sx->nflat,
-        sx->ntight ? (convex ? "; degenerate vertex" : "; degenerate vertex: the test covers the basis cone") : "; non-degenerate vertex",
-        convex ? "; convex problem (no hidden layer after l): the edge test gives a dual feasible point, so the vertex is a global minimum" : ""));
-    if (sx->ntight && !convex) {
-      PetscCall(PetscSNPrintf(buf, sizeof(buf), " (%" PetscInt_FMT " more active constraints)", sx->ntight));
-      PetscCall(PetscStrlcat(sx->test, buf, sizeof(sx->test)));
-    }
+    PetscCall(PetscStrcpy(sx->verdict, convex ? "global minimum" : (sx->cone_only ? "local minimum of the basis cone" : "local minimum")));
+    PetscCall(PetscSNPrintf(sx->test, sizeof(sx->test),
+                            "edge test: all %" PetscInt_FMT " one-sided directional derivatives >= -%.1e ||g|| (%" PetscInt_FMT " flat); ", 2 * sx->n0,
+                            (double)sx->opt_tol, sx->nflat));
+    if (!sx->ntight) PetscCall(PetscStrlcat(sx->test, "non-degenerate vertex", sizeof(sx->test)));
+    else if (convex)
+      PetscCall(PetscSNPrintf(buf, sizeof(buf), "degenerate vertex (%" PetscInt_FMT " more active constraints)", sx->ntight));
+    else if (!sx->cone_only)
+      PetscCall(PetscSNPrintf(buf, sizeof(buf),
+                              "degenerate vertex: the %" PetscInt_FMT
+                              " constraints active beyond the basis are convex kinks, so the test covers the whole fan",
+                              sx->ntight));
+    else
+      PetscCall(PetscSNPrintf(buf, sizeof(buf),
+                              "degenerate vertex: %" PetscInt_FMT " constraints active beyond the basis, %" PetscInt_FMT
+                              " of them units that may bend the loss down; the test covers the basis cone only (%" PetscInt_FMT
+                              " perturbation orders)",
+                              sx->ntight, sx->nconcave, sx->round + 1));
+    if (sx->ntight) PetscCall(PetscStrlcat(sx->test, buf, sizeof(sx->test)));
+    if (convex)
+      PetscCall(PetscStrlcat(sx->test, "; convex problem (no hidden layer after l): the edge test gives a dual feasible point, so the vertex is a global minimum",
+                             sizeof(sx->test)));
   } else {
     PetscCall(PetscStrcpy(sx->verdict, "pivot limit"));
     PetscCall(PetscSNPrintf(sx->test, sizeof(sx->test),
@@ -1547,14 +2028,19 @@ static PetscErrorCode Run_Simplex(LandStage s)
   out[9]  = sx->ntight;
   out[10] = sx->nflat;
   out[11] = t1 - t0;
-  out[12] = sx->cycles_broken;
-  out[13] = sx->nsingular;
-  out[14] = sx->excluded;
-  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "summary"), 1, 15, out));
+  out[12] = sx->nsingular;
+  out[13] = sx->excluded;
+  out[14] = sx->nlex;
+  out[15] = sx->nset;
+  out[16] = sx->round;
+  out[17] = sx->nconcave;
+  out[18] = sx->illcond;
+  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "summary"), 1, 19, out));
   PetscCall(
       LandResultsWriteAttrString(run->results, s->group, "summary_columns",
                                  "loss_initial, loss_phase1, loss_final, phase1_steps, pivots, zero_pivots, refactorisations, max_drift, cond1, "
-                                 "tight_constraints, flat_edges, time, cycles_broken, singular_flips, near_parallel_excluded"));
+                                 "tight_constraints, flat_edges, time, singular_flips, near_parallel_excluded, tie_groups, sides_set, "
+                                 "perturbation_rounds, concave_kinks, near_parallel_entered"));
   {
     PetscReal *loss, *step;
     PetscInt   K = sx->nhist;
@@ -1572,7 +2058,7 @@ static PetscErrorCode Run_Simplex(LandStage s)
 static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
 {
   Simplex   *sx = (Simplex *)s->data;
-  PetscReal *ids, c[20];
+  PetscReal *ids, c[NCOUNTERS];
   Vec        st;
   PetscInt   lo;
   PetscReal *a;
@@ -1591,14 +2077,6 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   }
   PetscCall(LandCheckpointPutArray(ck, "basis", 1, 2 * sx->n0, ids));
   PetscCall(PetscFree(ids));
-  PetscCall(PetscMalloc1(1 + 2 * sx->nseen, &ids));
-  ids[0] = sx->nseen;
-  for (PetscInt q = 0; q < sx->nseen; q++) {
-    ids[1 + 2 * q]     = (PetscReal)(sx->seen[q] >> 32);
-    ids[1 + 2 * q + 1] = (PetscReal)(sx->seen[q] & 0xffffffffLL);
-  }
-  PetscCall(LandCheckpointPutArray(ck, "seen", 1, 1 + 2 * sx->nseen, ids));
-  PetscCall(PetscFree(ids));
   c[0]  = sx->phase;
   c[1]  = sx->k;
   c[2]  = sx->phase1_steps;
@@ -1606,19 +2084,23 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   c[4]  = sx->zero_pivots;
   c[5]  = sx->since_refactor;
   c[6]  = sx->refactors;
-  c[7]  = sx->bland;
-  c[8]  = sx->zero_run;
-  c[9]  = sx->nb;
-  c[10] = sx->loss;
-  c[11] = sx->loss0;
-  c[12] = sx->loss1;
-  c[13] = sx->drift_max;
-  c[14] = sx->cond;
-  c[15] = sx->ndescent;
-  c[16] = sx->random_mode;
-  c[17] = sx->cycles_broken;
-  c[18] = sx->excluded;
-  PetscCall(LandCheckpointPutArray(ck, "counters", 1, 19, c));
+  c[7]  = sx->nb;
+  c[8]  = sx->loss;
+  c[9]  = sx->loss0;
+  c[10] = sx->loss1;
+  c[11] = sx->drift_max;
+  c[12] = sx->cond;
+  c[13] = sx->ndescent;
+  c[14] = sx->excluded;
+  c[15] = sx->xerr;
+  c[16] = sx->round;
+  c[17] = sx->nlex;
+  c[18] = sx->nset;
+  c[19] = sx->illcond;
+  c[20] = sx->order;
+  c[21] = sx->here;
+  c[22] = sx->level;
+  PetscCall(LandCheckpointPutArray(ck, "counters", 1, NCOUNTERS, c));
   PetscCall(LandCheckpointPutArray(ck, "history", sx->nhist, NHIST, sx->hist));
   PetscCall(LandCheckpointPutArray(ck, "vertices", sx->nhist, sx->n0, sx->verts));
   /* states and basis flags of every (row, constraint), in global row order: any rank count resumes */
@@ -1649,7 +2131,7 @@ static PetscErrorCode GetExact(LandStage s, LandCheckpoint ck, const char name[]
 static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
 {
   Simplex  *sx = (Simplex *)s->data;
-  PetscReal c[19], *ids, *a;
+  PetscReal c[NCOUNTERS], *a;
   PetscInt  m, n;
   Vec       st;
 
@@ -1661,7 +2143,7 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   PetscCall(GetExact(s, ck, "Q", sx->n0, sx->n0, sx->Q));
   PetscCall(GetExact(s, ck, "R", sx->n0, sx->n0, sx->R));
   PetscCall(GetExact(s, ck, "g", 1, sx->n0, sx->g));
-  PetscCall(GetExact(s, ck, "counters", 1, 19, c));
+  PetscCall(GetExact(s, ck, "counters", 1, NCOUNTERS, c));
   sx->phase          = (PetscInt)c[0];
   sx->k              = (PetscInt)c[1];
   sx->phase1_steps   = (PetscInt)c[2];
@@ -1669,18 +2151,22 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   sx->zero_pivots    = (PetscInt)c[4];
   sx->since_refactor = (PetscInt)c[5];
   sx->refactors      = (PetscInt)c[6];
-  sx->bland          = (PetscBool)(c[7] != 0);
-  sx->zero_run       = (PetscInt)c[8];
-  sx->nb             = (PetscInt)c[9];
-  sx->loss           = c[10];
-  sx->loss0          = c[11];
-  sx->loss1          = c[12];
-  sx->drift_max      = c[13];
-  sx->cond           = c[14];
-  sx->ndescent       = (PetscInt)c[15];
-  sx->random_mode    = (PetscBool)(c[16] != 0);
-  sx->cycles_broken  = (PetscInt)c[17];
-  sx->excluded       = (PetscInt)c[18];
+  sx->nb             = (PetscInt)c[7];
+  sx->loss           = c[8];
+  sx->loss0          = c[9];
+  sx->loss1          = c[10];
+  sx->drift_max      = c[11];
+  sx->cond           = c[12];
+  sx->ndescent       = (PetscInt)c[13];
+  sx->excluded       = (PetscInt)c[14];
+  sx->xerr           = c[15];
+  sx->round          = (PetscInt)c[16];
+  sx->nlex           = (PetscInt)c[17];
+  sx->nset           = (PetscInt)c[18];
+  sx->illcond        = (PetscInt)c[19];
+  sx->order          = (PetscInt)c[20];
+  sx->here           = (PetscInt)c[21];
+  sx->level          = c[22];
   PetscCheck((sx->phase == 1 || sx->phase == 2) && sx->nb >= 0 && sx->nb <= sx->n0, s->run->comm, PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint: bad simplex/counters");
   PetscCall(GetExact(s, ck, "basis", 1, 2 * sx->n0, sx->u));
@@ -1688,13 +2174,6 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
     sx->basis[i]  = (PetscInt64)sx->u[i];
     sx->bstate[i] = (PetscInt)sx->u[sx->n0 + i];
   }
-  PetscCall(LandCheckpointGetArray(ck, "seen", &m, &n, &ids));
-  PetscCheck(m * n >= 1 && m * n == 1 + 2 * (PetscInt)ids[0], s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad simplex/seen");
-  sx->nseen = sx->maxseen = (PetscInt)ids[0];
-  PetscCall(PetscFree(sx->seen));
-  PetscCall(PetscMalloc1(sx->maxseen + 1, &sx->seen));
-  for (PetscInt q = 0; q < sx->nseen; q++) sx->seen[q] = ((PetscInt64)ids[1 + 2 * q] << 32) | (PetscInt64)ids[2 + 2 * q];
-  PetscCall(PetscFree(ids));
   PetscCall(LandCheckpointGetArray(ck, "history", &m, &n, &a));
   PetscCheck(m == 0 || n == NHIST, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad simplex/history");
   PetscCall(PetscFree(sx->hist));
@@ -1727,7 +2206,9 @@ static PetscErrorCode Destroy_Simplex(LandStage s)
   PetscCall(PetscFree2(sx->th, sx->absW));
   PetscCall(PetscFree2(sx->xt, sx->xtn));
   PetscCall(PetscFree3(sx->state, sx->crit, sx->alpha));
-  PetscCall(PetscFree(sx->beta));
+  PetscCall(PetscFree3(sx->beta, sx->ztol, sx->slk));
+  PetscCall(PetscFree3(sx->bform, sx->sens, sx->terms));
+  PetscCall(PetscFree3(sx->back, sx->an, sx->un));
   PetscCall(PetscFree(sx->kinks));
   PetscCall(PetscFree(sx->pend));
   PetscCall(PetscFree(sx->crossed));
@@ -1737,9 +2218,9 @@ static PetscErrorCode Destroy_Simplex(LandStage s)
   PetscCall(PetscFree5(sx->x, sx->At, sx->B, sx->g, sx->v));
   PetscCall(PetscFree2(sx->Q, sx->R));
   PetscCall(PetscFree2(sx->basis, sx->bstate));
-  PetscCall(PetscFree(sx->seen));
   PetscCall(PetscFree(sx->hist));
   PetscCall(PetscFree(sx->verts));
+  PetscCall(PetscFree(sx->setq));
   PetscCall(PetscFree(s->data));
   PetscFunctionReturn(0);
 }
@@ -1757,7 +2238,8 @@ PetscErrorCode LandStageCreate_Simplex(LandStage s)
   sx->pivot_tol     = 1e-8;
   sx->feas_tol      = 1e-8;
   sx->par_tol       = 1e-12;
-  sx->tie_tol       = 1e-12;
+  sx->lex_tol       = 1e-9;
+  sx->max_rounds    = 8;
   sx->tight_tol     = 1e-10;
   sx->opt_tol       = 1e-10;
   sx->zero_tol      = 1e-13;
