@@ -85,6 +85,8 @@ typedef struct {
   unsigned char   *state, *crit; /* nloc x ncs */
   PetscReal       *alpha, *beta; /* nloc x ncs pre-activations at the current vertex, and their rates along the last direction */
   PetscReal       *ztol, *slk;   /* nloc x ncs: |zeta| <= ztol is active (round-off); slack of a ratio (ztol / rate) */
+  unsigned char   *flat;         /* nloc x ncs: identically zero near the vertex (MarkFlat) */
+  unsigned char   *reach;        /* ncs: scratch of MarkFlat */
   PetscReal       *th;           /* replicated theta (layers != l fixed) */
   PetscReal       *absW;         /* |W_m| of layers m > l, same offsets as th */
   /* replicated state */
@@ -100,11 +102,11 @@ typedef struct {
   char      verdict[64], test[512];
   /* degeneracy: the perturbation order (0: by global id), its counters */
   PetscInt   order, round, here, group, nlex, nset, nconcave; /* order in use; orders tried: in all, at this loss level */
-  PetscReal  level;                                        /* the loss of the last degenerate final vertex */
-  PetscReal *bform; /* nb x ncs: perturbation forms of the basis constraints over their rows' constraints */
-  PetscReal *sens;  /* ncs x ncs: d zhat / d eps within one row */
-  Term      *terms; /* a form being built */
-  PetscInt  *setq, nsetq, maxsetq; /* local constraints whose side Settle set, to restore them */
+  PetscReal  level;                                           /* the loss of the last degenerate final vertex */
+  PetscReal *bform;                                           /* nb x ncs: perturbation forms of the basis constraints over their rows' constraints */
+  PetscReal *sens;                                            /* ncs x ncs: d zhat / d eps within one row */
+  Term      *terms;                                           /* a form being built */
+  PetscInt  *setq, nsetq, maxsetq;                            /* local constraints whose side Settle set, to restore them */
   /* history: one row per vertex */
   PetscInt   nhist, maxhist;
   PetscReal *hist, *verts;
@@ -295,6 +297,39 @@ static void DecodeId(Simplex *sx, PetscInt64 id, PetscInt *sample, PetscInt *lay
   ConstraintLayer(sx, (PetscInt)(id % sx->ncs), layer, unit);
 }
 
+/* flat[] of local row r: the constraints that are identically zero near the vertex, and so no kink
+   there. A unit behind units that are all off (ReLU: mask 0) has a zero normal; with zero biases
+   (the default initialisation) its value is zero too, and it stays so while no constraint before it
+   in its row is active or basic. Such constraints are never met by a step (rate zero) and their
+   side does not matter; they are left out of the degeneracy count, the perturbation and the
+   verdict. */
+static void MarkFlat(Simplex *sx, LandNet net, PetscInt r)
+{
+  unsigned char *st = sx->state + r * sx->ncs, *fl = sx->flat + r * sx->ncs, *reach = sx->reach;
+  PetscBool      before = PETSC_FALSE; /* an active or basic constraint in an earlier layer */
+
+  for (PetscInt m = sx->l; m <= sx->L; m++) {
+    PetscInt o = sx->off[m], w = net->width[m];
+    if (m == sx->l)
+      for (PetscInt q = 0; q < w; q++) reach[o + q] = (unsigned char)(sx->xtn[r] > 0);
+    else {
+      PetscInt         nin = net->width[m - 1], op = sx->off[m - 1];
+      const PetscReal *Wm = sx->th + net->woff[m - 1];
+      for (PetscInt q = 0; q < w; q++) {
+        reach[o + q] = 0;
+        for (PetscInt i = 0; i < nin && !reach[o + q]; i++)
+          reach[o + q] = (unsigned char)(Wm[q * nin + i] != 0 && MaskVal(sx, st[op + i]) != 0 && reach[op + i]);
+      }
+    }
+    for (PetscInt q = 0; q < w; q++) fl[o + q] = (unsigned char)(!reach[o + q] && !before);
+    for (PetscInt q = 0; q < w; q++) {
+      PetscInt  c    = r * sx->ncs + o + q;
+      PetscReal zeta = st[o + q] ? sx->alpha[c] : -sx->alpha[c];
+      if (sx->crit[c] || PetscAbsReal(zeta) <= sx->ztol[c]) before = PETSC_TRUE;
+    }
+  }
+}
+
 /* The pass at a vertex: alpha (all pre-activations), the loss (double-double, / N), the
    consistency of every non-basic state with the sign of its constraint, and the non-basic
    constraints that are active (degeneracy: |zeta_c| <= ztol_c, whose side the perturbation
@@ -341,12 +376,16 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
         PetscReal zeta = sx->state[q] ? Z[i * sx->ncs + j] : -Z[i * sx->ncs + j];
         sx->ztol[q]    = sx->tight_tol * sx->Zb[i * sx->ncs + j];
         if (sx->crit[q]) continue;
-        if (PetscAbsReal(zeta) <= sx->ztol[q]) ntight++;
         if (zeta < -sx->feas_tol * sx->Zb[i * sx->ncs + j] && bad < 0) {
           bad   = (PetscInt64)(sx->rstart + r0 + i) * sx->ncs + j;
           worst = zeta / sx->Zb[i * sx->ncs + j];
         }
       }
+    }
+    for (PetscInt i = 0; i < m; i++) MarkFlat(sx, net, r0 + i);
+    for (PetscInt q = r0 * sx->ncs; q < (r0 + m) * sx->ncs; q++) {
+      PetscReal zeta = sx->state[q] ? sx->alpha[q] : -sx->alpha[q];
+      if (!sx->crit[q] && !sx->flat[q] && PetscAbsReal(zeta) <= sx->ztol[q]) ntight++;
     }
     LandDDAccumulate(1, &f, dd);
   }
@@ -442,7 +481,7 @@ static int TermCmp(const void *a, const void *b)
    zero test of a coefficient is relative to). The basis forms must be current (BasisForms). */
 static PetscErrorCode BuildForm(LandStage s, PetscInt r, PetscInt j, PetscReal den, PetscInt *nt, PetscReal *scale)
 {
-  Simplex             *sx = (Simplex *)s->data;
+  Simplex             *sx  = (Simplex *)s->data;
   LandNet              net = s->run->net;
   PetscInt             n = sx->ncs, n0 = sx->n0, nb = sx->nb, t = 0, w = 0;
   const unsigned char *st  = sx->state + r * n;
@@ -464,7 +503,7 @@ static PetscErrorCode BuildForm(LandStage s, PetscInt r, PetscInt j, PetscReal d
   }
   for (PetscInt k = 0; k <= j; k++)
     if (sx->sens[j * n + k] != 0) {
-      T[t].id = row * n + k;
+      T[t].id  = row * n + k;
       T[t++].c = sg * sx->sens[j * n + k] / den;
     }
   for (PetscInt i = 0; i < nb; i++)
@@ -480,8 +519,10 @@ static PetscErrorCode BuildForm(LandStage s, PetscInt r, PetscInt j, PetscReal d
   }
   qsort(T, (size_t)t, sizeof(Term), TermCmp);
   for (PetscInt q = 0; q < t; q++) {
-    if (w > 0 && T[w - 1].id == T[q].id) T[w - 1].c += T[q].c;
-    else T[w++] = T[q];
+    if (w > 0 && T[w - 1].id == T[q].id)
+      T[w - 1].c += T[q].c;
+    else
+      T[w++] = T[q];
   }
   *nt    = w;
   *scale = big;
@@ -498,8 +539,10 @@ static int FormCmp(const Term *a, PetscInt na, PetscReal sa, const Term *b, Pets
 
   while (i < na || j < nb) {
     PetscReal d;
-    if (j >= nb || (i < na && a[i].key < b[j].key)) d = a[i++].c;
-    else if (i >= na || b[j].key < a[i].key) d = -b[j++].c;
+    if (j >= nb || (i < na && a[i].key < b[j].key))
+      d = a[i++].c;
+    else if (i >= na || b[j].key < a[i].key)
+      d = -b[j++].c;
     else {
       d = a[i].c - b[j].c;
       i++;
@@ -516,14 +559,14 @@ static int FormCmp(const Term *a, PetscInt na, PetscReal sa, const Term *b, Pets
    order, so the choice is the same at any rank count. Collective. */
 static PetscErrorCode LexMin(LandStage s, PetscReal ts, PetscInt64 *win)
 {
-  Simplex     *sx = (Simplex *)s->data;
-  PetscInt     n = sx->ncs, len = 0, cap = 0, nt;
-  PetscReal   *snd = NULL, *all, scale;
-  PetscMPIInt  mine, *cnt, *displ, size = sx->size;
-  PetscInt64   best = -1;
-  Term        *bt   = NULL, *ct;
-  PetscInt     nbt  = 0;
-  PetscReal    bscale = 0;
+  Simplex    *sx = (Simplex *)s->data;
+  PetscInt    n = sx->ncs, len = 0, cap = 0, nt;
+  PetscReal  *snd = NULL, *all, scale;
+  PetscMPIInt mine, *cnt, *displ, size = sx->size;
+  PetscInt64  best   = -1;
+  Term       *bt     = NULL, *ct;
+  PetscInt    nbt    = 0;
+  PetscReal   bscale = 0;
 
   PetscFunctionBeginUser;
   PetscCall(BasisForms(s));
@@ -606,8 +649,8 @@ static PetscErrorCode PassRatio(LandStage s, const PetscReal *v, PetscBool longs
   LandNet    net  = s->run->net;
   PetscReal  tmin = PETSC_MAX_REAL, thid = PETSC_MAX_REAL, ts, vn = PetscSqrtReal(Dot(sx->n0, v, v));
   PetscInt64 first = LAND_INT64_MAX, ngroup = 0;
-  PetscInt   nk    = 0;
-  Kink      *kl    = sx->kinks;
+  PetscInt   nk = 0;
+  Kink      *kl = sx->kinks;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(LAND_SimplexPass, 0, 0, 0, 0));
@@ -1265,8 +1308,10 @@ static PetscErrorCode RatioAndEnter(LandStage s, PetscInt pos, PetscBool longste
       PetscCall(PassRatio(s, sx->v, longstep, slope0, tau, id));
       PetscCall(BasisNormal(s, *id, sx->buf, st));
       sx->illcond++;
-      PetscCall(PetscInfo(NULL, "simplex: vertex %" PetscInt_FMT ": a constraint nearly parallel to the edge is crossed by the step: it enters\n", sx->k));
-    } else sx->excluded += nex;
+      PetscCall(
+          PetscInfo(NULL, "simplex: vertex %" PetscInt_FMT ": a constraint nearly parallel to the edge is crossed by the step: it enters\n", sx->k));
+    } else
+      sx->excluded += nex;
   }
   PetscFunctionReturn(0);
 }
@@ -1281,7 +1326,7 @@ static PetscErrorCode RatioAndEnter(LandStage s, PetscInt pos, PetscBool longste
 static PetscErrorCode CheckActive(LandStage s, PetscInt *nset)
 {
   Simplex  *sx = (Simplex *)s->data;
-  PetscInt  n  = sx->ncs, set = 0, nt;
+  PetscInt  n = sx->ncs, set = 0, nt;
   PetscReal scale;
 
   PetscFunctionBeginUser;
@@ -1290,7 +1335,7 @@ static PetscErrorCode CheckActive(LandStage s, PetscInt *nset)
   PetscCall(BasisForms(s));
   for (PetscInt q = 0; q < sx->nloc * n; q++) {
     PetscReal zeta = sx->state[q] ? sx->alpha[q] : -sx->alpha[q];
-    if (sx->crit[q] || PetscAbsReal(zeta) > sx->ztol[q]) continue;
+    if (sx->crit[q] || sx->flat[q] || PetscAbsReal(zeta) > sx->ztol[q]) continue;
     PetscCall(BuildForm(s, q / n, q % n, 1.0, &nt, &scale));
     if (FormCmp(sx->terms, nt, scale, NULL, 0, 0, sx->lex_tol) < 0) {
       sx->state[q] = (unsigned char)!sx->state[q];
@@ -1361,15 +1406,19 @@ static PetscErrorCode Settle(LandStage s, PetscBool *reverted)
       sing = PETSC_TRUE;
       break;
     }
-    if (sx->phase == 2) PetscCall(RebuildChecked(s, &sing));
-    else PetscCall(RebuildPartial(s, &sing));
+    if (sx->phase == 2)
+      PetscCall(RebuildChecked(s, &sing));
+    else
+      PetscCall(RebuildPartial(s, &sing));
     if (!sing) PetscCall(PassVertex(s, PETSC_FALSE));
   }
   if (sing) {
     PetscCall(PetscInfo(NULL, "simplex: vertex %" PetscInt_FMT ": the sides make the basis singular or do not settle: restored\n", sx->k));
     for (PetscInt i = 0; i < sx->nsetq; i++) sx->state[sx->setq[i]] = (unsigned char)!sx->state[sx->setq[i]];
-    if (sx->phase == 2) PetscCall(Rebuild(s));
-    else PetscCall(RebuildPartial(s, NULL));
+    if (sx->phase == 2)
+      PetscCall(Rebuild(s));
+    else
+      PetscCall(RebuildPartial(s, NULL));
     PetscCall(PassVertex(s, PETSC_FALSE));
     nset = 0;
     if (reverted) *reverted = PETSC_TRUE;
@@ -1413,20 +1462,20 @@ static PetscErrorCode ConcaveKinks(LandStage s, PetscInt *nconcave)
 {
   Simplex *sx  = (Simplex *)s->data;
   LandNet  net = s->run->net;
-  PetscInt n   = sx->ncs, nc = 0;
+  PetscInt n = sx->ncs, nc = 0;
 
   PetscFunctionBeginUser;
   for (PetscInt q = 0; q < sx->nloc * n; q++) {
     PetscInt             r = q / n, j = q % n, layer, unit;
-    const unsigned char *st   = sx->state + r * n;
-    PetscReal            zeta = st[j] ? sx->alpha[q] : -sx->alpha[q];
+    const unsigned char *st    = sx->state + r * n;
+    PetscReal            zeta  = st[j] ? sx->alpha[q] : -sx->alpha[q];
     PetscBool            alone = PETSC_TRUE;
-    if (sx->crit[q] || PetscAbsReal(zeta) > sx->ztol[q] || j >= sx->first_out) continue;
+    if (sx->crit[q] || sx->flat[q] || PetscAbsReal(zeta) > sx->ztol[q] || j >= sx->first_out) continue;
     ConstraintLayer(sx, j, &layer, &unit);
     for (PetscInt k = sx->off[layer + 1]; k < n; k++) {
       PetscInt  p = r * n + k;
       PetscReal z = st[k] ? sx->alpha[p] : -sx->alpha[p];
-      if (sx->crit[p] || PetscAbsReal(z) <= sx->ztol[p]) alone = PETSC_FALSE;
+      if (sx->crit[p] || (!sx->flat[p] && PetscAbsReal(z) <= sx->ztol[p])) alone = PETSC_FALSE;
     }
     if (!alone || UnitSensitivity(sx, net, st, layer, unit) < 0) nc++;
   }
@@ -1445,10 +1494,10 @@ static PetscErrorCode Degenerate(LandStage s, PetscBool *more)
   Simplex *sx = (Simplex *)s->data;
 
   PetscFunctionBeginUser;
-  *more          = PETSC_FALSE;
-  sx->certified  = PETSC_TRUE;
-  sx->cone_only  = PETSC_FALSE;
-  sx->nconcave   = 0;
+  *more         = PETSC_FALSE;
+  sx->certified = PETSC_TRUE;
+  sx->cone_only = PETSC_FALSE;
+  sx->nconcave  = 0;
   if (!sx->ntight || sx->l == sx->L) PetscFunctionReturn(0);
   PetscCall(ConcaveKinks(s, &sx->nconcave));
   if (!sx->nconcave) PetscFunctionReturn(0);
@@ -1461,7 +1510,8 @@ static PetscErrorCode Degenerate(LandStage s, PetscBool *more)
     sx->here++;
     sx->round++;
     sx->order = sx->round;
-    PetscCall(PetscInfo(NULL, "simplex: degenerate vertex %" PetscInt_FMT " with %" PetscInt_FMT " concave kinks: perturbation order %" PetscInt_FMT "\n",
+    PetscCall(PetscInfo(NULL,
+                        "simplex: degenerate vertex %" PetscInt_FMT " with %" PetscInt_FMT " concave kinks: perturbation order %" PetscInt_FMT "\n",
                         sx->k, sx->nconcave, sx->round));
     PetscCall(Settle(s, &reverted));
     if (reverted) sx->order = prev; /* the states are those of the previous order */
@@ -1581,9 +1631,10 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
       "simplex", sx->feas_tol, &sx->feas_tol, NULL));
   PetscCall(PetscOptionsReal("-simplex_parallel_tol", "A direction with |d z_c| <= tol * scale does not move constraint c (parallel)", "simplex",
                              sx->par_tol, &sx->par_tol, NULL));
-  PetscCall(PetscOptionsReal("-simplex_tight_tol",
-                             "A non-basic constraint with |z_c| <= tol * scale (+ the vertex's own error) is active: degenerate vertex, ratio-test tie",
-                             "simplex", sx->tight_tol, &sx->tight_tol, NULL));
+  PetscCall(
+      PetscOptionsReal("-simplex_tight_tol",
+                       "A non-basic constraint with |z_c| <= tol * scale (+ the vertex's own error) is active: degenerate vertex, ratio-test tie",
+                       "simplex", sx->tight_tol, &sx->tight_tol, NULL));
   PetscCall(PetscOptionsReal("-simplex_lex_tol",
                              "A coefficient of a perturbation form below tol times the form's largest term is zero (must exceed eps cond1)",
                              "simplex", sx->lex_tol, &sx->lex_tol, NULL));
@@ -1719,6 +1770,7 @@ static PetscErrorCode SetUp(LandStage s)
   PetscCall(PetscCalloc3(sx->nloc * sx->ncs + 1, &sx->beta, sx->nloc * sx->ncs + 1, &sx->ztol, sx->nloc * sx->ncs + 1, &sx->slk));
   PetscCall(PetscMalloc3(sx->n0 * sx->ncs + 1, &sx->bform, sx->ncs * sx->ncs + 1, &sx->sens, (sx->n0 + 1) * sx->ncs + 1, &sx->terms));
   PetscCall(PetscMalloc3(w + 1, &sx->back, sx->n0 + 1, &sx->an, sx->n0 + 1, &sx->un));
+  PetscCall(PetscCalloc2(sx->nloc * sx->ncs + 1, &sx->flat, sx->ncs + 1, &sx->reach));
   PetscCall(PetscMalloc1(sx->nloc * sx->nk + 1, &sx->kinks));
   PetscCall(PetscMalloc4(sx->chunk * PetscMax(sx->ncs, w), &sx->Z, sx->chunk * PetscMax(sx->ncs, w), &sx->Zb, sx->chunk * w, &sx->tmp,
                          PetscMax(sx->nloc * sx->ncs, w) + 1, &sx->tmp2));
@@ -1960,9 +2012,10 @@ static PetscErrorCode Run_Simplex(LandStage s)
     PetscBool convex = (PetscBool)(sx->l == sx->L);
     PetscCall(PetscStrcpy(sx->verdict, convex ? "global minimum" : (sx->cone_only ? "local minimum of the basis cone" : "local minimum")));
     PetscCall(PetscSNPrintf(sx->test, sizeof(sx->test),
-                            "edge test: all %" PetscInt_FMT " one-sided directional derivatives >= -%.1e ||g|| (%" PetscInt_FMT " flat); ", 2 * sx->n0,
-                            (double)sx->opt_tol, sx->nflat));
-    if (!sx->ntight) PetscCall(PetscStrlcat(sx->test, "non-degenerate vertex", sizeof(sx->test)));
+                            "edge test: all %" PetscInt_FMT " one-sided directional derivatives >= -%.1e ||g|| (%" PetscInt_FMT " flat); ",
+                            2 * sx->n0, (double)sx->opt_tol, sx->nflat));
+    if (!sx->ntight)
+      PetscCall(PetscStrlcat(sx->test, "non-degenerate vertex", sizeof(sx->test)));
     else if (convex)
       PetscCall(PetscSNPrintf(buf, sizeof(buf), "degenerate vertex (%" PetscInt_FMT " more active constraints)", sx->ntight));
     else if (!sx->cone_only)
@@ -1978,8 +2031,9 @@ static PetscErrorCode Run_Simplex(LandStage s)
                               sx->ntight, sx->nconcave, sx->round + 1));
     if (sx->ntight) PetscCall(PetscStrlcat(sx->test, buf, sizeof(sx->test)));
     if (convex)
-      PetscCall(PetscStrlcat(sx->test, "; convex problem (no hidden layer after l): the edge test gives a dual feasible point, so the vertex is a global minimum",
-                             sizeof(sx->test)));
+      PetscCall(PetscStrlcat(
+          sx->test, "; convex problem (no hidden layer after l): the edge test gives a dual feasible point, so the vertex is a global minimum",
+          sizeof(sx->test)));
   } else {
     PetscCall(PetscStrcpy(sx->verdict, "pivot limit"));
     PetscCall(PetscSNPrintf(sx->test, sizeof(sx->test),
@@ -2209,6 +2263,7 @@ static PetscErrorCode Destroy_Simplex(LandStage s)
   PetscCall(PetscFree3(sx->beta, sx->ztol, sx->slk));
   PetscCall(PetscFree3(sx->bform, sx->sens, sx->terms));
   PetscCall(PetscFree3(sx->back, sx->an, sx->un));
+  PetscCall(PetscFree2(sx->flat, sx->reach));
   PetscCall(PetscFree(sx->kinks));
   PetscCall(PetscFree(sx->pend));
   PetscCall(PetscFree(sx->crossed));
