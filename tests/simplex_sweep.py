@@ -5,10 +5,11 @@ independently in numpy (and against HiGHS for the convex ones).
   simplex_sweep.py OUTDIR [--seeds K] [--families A,B,...] [--ranks 1,2,3] [--probes P] [--table FILE]
 
 Families (docs/simplex.md, section "Degenerate vertices"):
-  A  ReLU 3-6-4-1, layer 1, uniform data (N = 130), layer from U(-3, 3)
+  A  ReLU 3-6-4-1, layer 1, uniform data (N = 130), layer from U(-3, 3); the other layers He-initialised
+     (zero biases: a row whose units are all off makes every later unit exactly zero)
   B  ReLU 3-6-4-1, layer 2, uniform data
-  C  ReLU 4-5-4-2-1, layer 1, uniform data (N = 200), layer from U(-20, 20) (the study's setting)
-  D  ReLU 4-5-4-2-1, layer 2, uniform data
+  C  ReLU 4-5-4-2-1, layer 1, uniform data (N = 200), layer from U(-20, 20), the others U(-1, 1) (the study's setting)
+  D  ReLU 4-5-4-2-1, layer 2, uniform data, the others U(-1, 1)
   E  ReLU 3-6-4-1, layer 1, integer data, every row three times (N = 120)
   F  ReLU 4-5-4-2-1, layer 2, integer data, every row three times (N = 150)
   G  LAD (no hidden layer), integer data, every row three times (N = 300, p = 4)
@@ -35,8 +36,8 @@ import lp_check  # noqa: E402
 FAMILIES = {
     "A": dict(widths=[3, 6, 4, 1], layer=1, data="uniform", n=130, scale=3),
     "B": dict(widths=[3, 6, 4, 1], layer=2, data="uniform", n=130, scale=3),
-    "C": dict(widths=[4, 5, 4, 2, 1], layer=1, data="uniform", n=200, scale=20),
-    "D": dict(widths=[4, 5, 4, 2, 1], layer=2, data="uniform", n=200, scale=3),
+    "C": dict(widths=[4, 5, 4, 2, 1], layer=1, data="uniform", n=200, scale=20, init="uniform"),
+    "D": dict(widths=[4, 5, 4, 2, 1], layer=2, data="uniform", n=200, scale=3, init="uniform"),
     "E": dict(widths=[3, 6, 4, 1], layer=1, data="integer", n=120, scale=3),
     "F": dict(widths=[4, 5, 4, 2, 1], layer=2, data="integer", n=150, scale=3),
     "G": dict(widths=[4, 1], layer=1, data="integer", n=300, scale=0),
@@ -166,6 +167,8 @@ def main():
                 cmd += ["-net_leaky_slope", str(fam["leaky"])]
             if fam["scale"]:
                 cmd += ["-simplex_init_scale", str(fam["scale"])]
+            if "init" in fam:
+                cmd += ["-net_init", fam["init"], "-net_init_scale", "1"]
             t0 = time.perf_counter()
             p = subprocess.run(cmd, capture_output=True, text=True, env=env)
             rec = dict(problem=tag, family=name, seed=seed, ranks=nr, exit=p.returncode, seconds=time.perf_counter() - t0,
@@ -202,7 +205,7 @@ def main():
 
 def table(recs, probes):
     head = ("| family | runs | error exits | global / local min | basis cone only (probes descend) | pivot limit | "
-            "median vertices | zero-length pivots | tie groups | sides set | perturbation rounds | median s |")
+            "median vertices | zero-length pivots | tie groups | sides set | escapes | median s |")
     lines = [head, "|" + " --- |" * 12]
     for name in sorted({r["family"] for r in recs}):
         R = [r for r in recs if r["family"] == name]
@@ -215,7 +218,7 @@ def table(recs, probes):
                      f"{v.count('global minimum') + v.count('local minimum')} | "
                      f"{len(cone)} ({sum(r['probe_descents'] > 0 for r in cone)}) | {v.count('pivot limit')} | "
                      f"{med('vertices'):.0f} | {tot('zero_pivots')} | {tot('tie_groups')} | {tot('sides_set')} | "
-                     f"{tot('perturbation_rounds')} | {np.median([r['seconds'] for r in R]):.2f} |")
+                     f"{tot('escapes')} | {np.median([r['seconds'] for r in R]):.2f} |")
     return lines
 
 

@@ -38,12 +38,9 @@
    lexicographic order), so no basis repeats: the walk cannot cycle, and it cannot lose its region.
    At a final degenerate vertex the active constraints beyond the basis are examined: convex kinks
    (residuals, units whose loss sensitivity is >= 0) cannot make a descent direction, so the edge
-   test covers the whole fan; otherwise other perturbation orders are tried before the verdict says
-   that only the basis cone is covered.
-
-   All decisions use replicated data or reductions whose result does not depend on the rank count
-   (double-double sums for F and g, MIN reductions, sums of zero-padded vectors with one non-zero
-   contributor), so the vertex sequence is the same at any rank count. */
+   test covers the whole fan; otherwise the exact directional derivative of the loss is taken along
+   the edges of the basis cone and along random directions, and the walk leaves along one that
+   descends (phase 1 again), or the verdict says that the basis cone is covered (and the probes). */
 #include <landscape/impl.h>
 #include <petscblaslapack.h>
 #include <petsctime.h>
@@ -60,9 +57,8 @@ typedef struct {
   PetscInt64 id;
 } Kink;
 
-/* One term of a perturbation form: the coefficient of eps_id, and the order key of id. */
+/* One term of a perturbation form: the coefficient of eps_id (the smaller id dominates). */
 typedef struct {
-  uint64_t   key;
   PetscInt64 id;
   PetscReal  c;
 } Term;
@@ -71,7 +67,7 @@ typedef struct {
   /* options */
   PetscInt  layer, max_pivots, refactor, window, monitor, init_seed;
   PetscReal init_scale, feas_tol, par_tol, opt_tol, loss_tol, drift_tol, pivot_tol, zero_tol, tight_tol, lex_tol;
-  PetscInt  max_rounds; /* perturbation orders tried at a final degenerate vertex */
+  PetscInt  probes; /* random directions whose exact derivative is taken at a degenerate final vertex */
   PetscBool bland_always, long_step;
   PetscInt  batch; /* kinks per rank per round of the long-step merge */
   /* problem */
@@ -100,13 +96,13 @@ typedef struct {
   PetscReal xerr; /* the last re-projection's correction: how far x may be from the exact vertex */
   PetscBool done, certified, cone_only, halted;
   char      verdict[64], test[512];
-  /* degeneracy: the perturbation order (0: by global id), its counters */
-  PetscInt   order, round, here, group, nlex, nset, nconcave; /* order in use; orders tried: in all, at this loss level */
-  PetscReal  level;                                           /* the loss of the last degenerate final vertex */
-  PetscReal *bform;                                           /* nb x ncs: perturbation forms of the basis constraints over their rows' constraints */
-  PetscReal *sens;                                            /* ncs x ncs: d zhat / d eps within one row */
-  Term      *terms;                                           /* a form being built */
-  PetscInt  *setq, nsetq, maxsetq;                            /* local constraints whose side Settle set, to restore them */
+  /* degeneracy: counters; forced: phase 1's next direction is sx->v (after Escape) */
+  PetscInt   group, nlex, nset, nconcave, nprobed, escapes;
+  PetscBool  forced;
+  PetscReal *bform;                /* nb x ncs: perturbation forms of the basis constraints over their rows' constraints */
+  PetscReal *sens;                 /* ncs x ncs: d zhat / d eps within one row */
+  Term      *terms;                /* a form being built */
+  PetscInt  *setq, nsetq, maxsetq; /* local constraints whose side Settle set, to restore them */
   /* history: one row per vertex */
   PetscInt   nhist, maxhist;
   PetscReal *hist, *verts;
@@ -410,19 +406,6 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
 
 /* ---------------------------------------------------------------- the symbolic perturbation */
 
-/* The order of the perturbations, eps_c = eps^(1 + rank of key(c)): the smallest key dominates.
-   Order 0 is by global id; order r > 0 by a bijective mix of the id (splitmix64's finaliser after an
-   offset), another generic perturbation of the same problem (Degenerate). */
-static uint64_t PerturbKey(Simplex *sx, PetscInt64 id)
-{
-  uint64_t z;
-  if (sx->order == 0) return (uint64_t)id;
-  z = (uint64_t)id + 0x9E3779B97F4A7C15ULL * ((uint64_t)sx->order + ((uint64_t)sx->init_seed << 24));
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 /* sens (ncs x ncs, row-major) = d zhat_j / d eps_k within one row with the pattern st: eps_k shifts
    its own pre-activation and, through the units that pass it on, every later constraint of the row. */
 static void RowSens(Simplex *sx, LandNet net, const unsigned char *st, PetscReal *P)
@@ -470,13 +453,13 @@ static PetscErrorCode BasisForms(LandStage s)
 static int TermCmp(const void *a, const void *b)
 {
   const Term *x = (const Term *)a, *y = (const Term *)b;
-  return x->key < y->key ? -1 : (x->key > y->key ? 1 : 0);
+  return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
 }
 
 /* The form of constraint j of local row r at the perturbed point: its oriented value there is
    zeta_c + E_c . eps with E_c = sigma_c sens[c, :] - sum_i u_i sigma_B_i sens[B_i, :], u = B a_c in
    phase 2 (u_i = r_i . a_c) and R^{-1} Q^T a_c in phase 1 (the perturbed point moves by
-   d = -sum_i r_i (E_B_i . eps) to keep the basis at zero). Writes the terms sorted by key, scaled
+   d = -sum_i r_i (E_B_i . eps) to keep the basis at zero). Writes the terms sorted by id, scaled
    by 1/den, with equal ids merged, and the largest term before cancellation (the scale that the
    zero test of a coefficient is relative to). The basis forms must be current (BasisForms). */
 static PetscErrorCode BuildForm(LandStage s, PetscInt r, PetscInt j, PetscReal den, PetscInt *nt, PetscReal *scale)
@@ -513,10 +496,7 @@ static PetscErrorCode BuildForm(LandStage s, PetscInt r, PetscInt j, PetscReal d
           T[t].id  = (sx->basis[i] / n) * n + k;
           T[t++].c = -u[i] * sx->bform[i * n + k] / den;
         }
-  for (PetscInt q = 0; q < t; q++) {
-    T[q].key = PerturbKey(sx, T[q].id);
-    big      = PetscMax(big, PetscAbsReal(T[q].c));
-  }
+  for (PetscInt q = 0; q < t; q++) big = PetscMax(big, PetscAbsReal(T[q].c));
   qsort(T, (size_t)t, sizeof(Term), TermCmp);
   for (PetscInt q = 0; q < t; q++) {
     if (w > 0 && T[w - 1].id == T[q].id)
@@ -529,7 +509,7 @@ static PetscErrorCode BuildForm(LandStage s, PetscInt r, PetscInt j, PetscReal d
   PetscFunctionReturn(0);
 }
 
-/* Compare two forms (terms sorted by key): -1 if a < b in the lexicographic order of the
+/* Compare two forms (terms sorted by id): -1 if a < b in the lexicographic order of the
    perturbation, 1 if a > b, 0 if equal. A difference below tol times the larger scale is zero: the
    coefficients carry the round-off of u = B a, of order eps cond(A) of the scale. */
 static int FormCmp(const Term *a, PetscInt na, PetscReal sa, const Term *b, PetscInt nb, PetscReal sb, PetscReal tol)
@@ -539,9 +519,9 @@ static int FormCmp(const Term *a, PetscInt na, PetscReal sa, const Term *b, Pets
 
   while (i < na || j < nb) {
     PetscReal d;
-    if (j >= nb || (i < na && a[i].key < b[j].key))
+    if (j >= nb || (i < na && a[i].id < b[j].id))
       d = a[i++].c;
-    else if (i >= na || b[j].key < a[i].key)
+    else if (i >= na || b[j].id < a[i].id)
       d = -b[j++].c;
     else {
       d = a[i].c - b[j].c;
@@ -601,9 +581,8 @@ static PetscErrorCode LexMin(LandStage s, PetscReal ts, PetscInt64 *win)
     PetscInt   m  = (PetscInt)all[p + 1];
     PetscReal  sc = all[p + 2];
     for (PetscInt t = 0; t < m; t++) {
-      ct[t].id  = (PetscInt64)all[p + 3 + 2 * t];
-      ct[t].c   = all[p + 4 + 2 * t];
-      ct[t].key = PerturbKey(sx, ct[t].id);
+      ct[t].id = (PetscInt64)all[p + 3 + 2 * t];
+      ct[t].c  = all[p + 4 + 2 * t];
     }
     p += 3 + 2 * m;
     if (best < 0 || FormCmp(ct, m, sc, bt, nbt, bscale, sx->lex_tol) < 0) {
@@ -1484,43 +1463,118 @@ static PetscErrorCode ConcaveKinks(LandStage s, PetscInt *nconcave)
   PetscFunctionReturn(0);
 }
 
-/* No edge descends. Non-degenerate vertex, or the convex problem: certified. Otherwise the active
-   constraints beyond the basis are examined (ConcaveKinks); if some could hide a descent direction,
-   other perturbation orders are tried (up to -simplex_perturb_rounds): each sets the sides of the
-   active constraints anew, and where one changes the walk looks at the edges of that region again
-   (*more). When no order changes a side, the verdict covers the basis cone only. Collective. */
-static PetscErrorCode Degenerate(LandStage s, PetscBool *more)
+/* The exact one-sided directional derivative F'(x; d) of the loss at the vertex, from the data: the
+   rates of every constraint along d, layer by layer, where an active constraint (basic, or
+   |zeta| <= ztol) takes the side its rate points to, so the units after it see the mask of the side
+   that the step enters. With setsides the states of the active constraints become those sides.
+   Collective. */
+static PetscErrorCode DirDeriv(LandStage s, const PetscReal *d, PetscBool setsides, PetscReal *slope)
 {
-  Simplex *sx = (Simplex *)s->data;
+  Simplex  *sx    = (Simplex *)s->data;
+  LandNet   net   = s->run->net;
+  PetscReal dd[2] = {0, 0};
 
   PetscFunctionBeginUser;
-  *more         = PETSC_FALSE;
+  PetscCall(PetscLogEventBegin(LAND_SimplexPass, 0, 0, 0, 0));
+  for (PetscInt c = sx->cstart; c < sx->cend; c++) {
+    PetscInt   r0 = c * sx->chunk - sx->rstart, m = PetscMin(sx->chunk, sx->nloc - r0);
+    PetscReal *R = sx->Z, f = 0;
+    LandGemm('N', 'T', m, sx->nout, sx->nin, 1.0, sx->xt + r0 * sx->nin, sx->nin, d, sx->nin, 0.0, R, sx->ncs);
+    if (net->bias)
+      for (PetscInt i = 0; i < m; i++)
+        for (PetscInt j = 0; j < sx->nout; j++) R[i * sx->ncs + j] += d[sx->nout * sx->nin + j];
+    for (PetscInt mm = sx->l; mm <= sx->L; mm++) {
+      PetscInt o = sx->off[mm], w = net->width[mm];
+      for (PetscInt i = 0; i < m; i++)
+        for (PetscInt q = 0; q < w; q++) {
+          PetscInt      cq  = (r0 + i) * sx->ncs + o + q;
+          PetscReal     rho = R[i * sx->ncs + o + q], zeta = sx->state[cq] ? sx->alpha[cq] : -sx->alpha[cq];
+          PetscBool     active = (PetscBool)(sx->crit[cq] == 1 || (!sx->flat[cq] && PetscAbsReal(zeta) <= sx->ztol[cq]));
+          unsigned char side   = active && rho != 0 ? (unsigned char)(rho > 0) : sx->state[cq];
+          if (setsides) sx->state[cq] = side;
+          if (mm < sx->L)
+            sx->tmp[i * w + q] = MaskVal(sx, side) * rho;
+          else
+            f += side ? sx->wpos * rho : -sx->wneg * rho;
+        }
+      if (mm < sx->L) LandGemm('N', 'T', m, net->width[mm + 1], w, 1.0, sx->tmp, w, sx->th + net->woff[mm], w, 0.0, R + sx->off[mm + 1], sx->ncs);
+    }
+    LandDDAccumulate(1, &f, dd);
+  }
+  PetscCall(LandDDAllreduce(s->run->comm, 1, dd));
+  *slope = dd[0] / sx->N;
+  PetscCall(PetscLogEventEnd(LAND_SimplexPass, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+/* No edge of the basis cone descends at a degenerate vertex (constraints active beyond the basis).
+   A local minimum of the perturbed problem need not be one of the loss: the active constraints cut
+   the basis cone into smaller cones, whose edges the perturbed walk does not see. Certified at once:
+   a non-degenerate vertex, the convex problem (the edge slopes give a dual feasible point), and a
+   vertex whose active constraints beyond the basis are all convex kinks (ConcaveKinks). Otherwise
+   the exact directional derivative (DirDeriv) is taken along the 2 n0 edges of the basis cone and
+   -simplex_probes seeded random directions; the steepest one that descends is returned in sx->v
+   (*escape: the walk leaves along it), else the verdict says the basis cone only is covered.
+   Collective. */
+static PetscErrorCode Degenerate(LandStage s, PetscBool *escape)
+{
+  Simplex  *sx = (Simplex *)s->data;
+  PetscInt  n0 = sx->n0, nd = 2 * n0 + sx->probes;
+  PetscReal gn = PetscSqrtReal(Dot(n0, sx->g, sx->g)), best = -sx->opt_tol * gn, *d = sx->an;
+
+  PetscFunctionBeginUser;
+  *escape       = PETSC_FALSE;
   sx->certified = PETSC_TRUE;
   sx->cone_only = PETSC_FALSE;
   sx->nconcave  = 0;
   if (!sx->ntight || sx->l == sx->L) PetscFunctionReturn(0);
   PetscCall(ConcaveKinks(s, &sx->nconcave));
   if (!sx->nconcave) PetscFunctionReturn(0);
-  /* a budget per loss level: the walk goes on only when an order found a lower vertex, so it ends */
-  if (!(sx->loss >= sx->level - sx->loss_tol * PetscAbsReal(sx->level))) sx->here = 0;
-  sx->level = sx->loss;
-  while (sx->here < sx->max_rounds) {
-    PetscInt  n0set = sx->nset, prev = sx->order;
-    PetscBool reverted;
-    sx->here++;
-    sx->round++;
-    sx->order = sx->round;
-    PetscCall(PetscInfo(NULL,
-                        "simplex: degenerate vertex %" PetscInt_FMT " with %" PetscInt_FMT " concave kinks: perturbation order %" PetscInt_FMT "\n",
-                        sx->k, sx->nconcave, sx->round));
-    PetscCall(Settle(s, &reverted));
-    if (reverted) sx->order = prev; /* the states are those of the previous order */
-    if (sx->nset > n0set) {
-      *more = PETSC_TRUE;
-      PetscFunctionReturn(0);
+  for (PetscInt p = 0; p < nd; p++) {
+    PetscReal D = 0;
+    if (p < 2 * n0) {
+      const PetscReal *r  = sx->B + (p / 2) * n0;
+      PetscReal        nr = Norm2(n0, r), sg = p % 2 ? -1.0 : 1.0;
+      for (PetscInt j = 0; j < n0; j++) d[j] = sg * r[j] / nr;
+    } else {
+      for (PetscInt j = 0; j < n0; j++) d[j] = LandRandNormal(sx->init_seed, 79, ((PetscInt64)sx->k * sx->probes + p - 2 * n0) * n0 + j);
+      PetscReal nr = Norm2(n0, d);
+      for (PetscInt j = 0; j < n0; j++) d[j] /= nr;
+    }
+    PetscCall(DirDeriv(s, d, PETSC_FALSE, &D));
+    sx->nprobed++;
+    if (D < best) {
+      best    = D;
+      *escape = PETSC_TRUE;
+      PetscCall(PetscArraycpy(sx->v, d, n0));
     }
   }
-  sx->cone_only = PETSC_TRUE;
+  if (*escape) {
+    sx->certified = PETSC_FALSE;
+    PetscCall(PetscInfo(NULL, "simplex: degenerate vertex %" PetscInt_FMT ": a direction outside the basis cone descends at rate %g\n", sx->k,
+                        (double)best));
+  } else
+    sx->cone_only = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+/* Leave a degenerate vertex along the descent direction sx->v found by Degenerate: the active
+   constraints take the sides the direction enters, the basis is given up, and phase 1 starts again
+   from here with sx->v as its first direction (the ratio test then meets no active constraint at
+   step zero, so the loss falls strictly). Collective. */
+static PetscErrorCode Escape(LandStage s)
+{
+  Simplex  *sx = (Simplex *)s->data;
+  PetscReal D;
+
+  PetscFunctionBeginUser;
+  PetscCall(DirDeriv(s, sx->v, PETSC_TRUE, &D));
+  for (PetscInt i = 0; i < sx->nb; i++) SetCrit(sx, sx->basis[i], 0);
+  sx->nb     = 0;
+  sx->phase  = 3; /* phase 1 again, recorded apart */
+  sx->forced = PETSC_TRUE;
+  sx->escapes++;
+  PetscCall(FullGradient(s));
   PetscFunctionReturn(0);
 }
 
@@ -1638,9 +1692,9 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
   PetscCall(PetscOptionsReal("-simplex_lex_tol",
                              "A coefficient of a perturbation form below tol times the form's largest term is zero (must exceed eps cond1)",
                              "simplex", sx->lex_tol, &sx->lex_tol, NULL));
-  PetscCall(PetscOptionsInt("-simplex_perturb_rounds",
-                            "Other perturbation orders tried at a final degenerate vertex whose active units could hide a descent direction",
-                            "simplex", sx->max_rounds, &sx->max_rounds, NULL));
+  PetscCall(PetscOptionsInt("-simplex_probes",
+                            "Random directions whose exact directional derivative is taken at a degenerate final vertex (with the 2 n0 edges)",
+                            "simplex", sx->probes, &sx->probes, NULL));
   PetscCall(PetscOptionsReal("-simplex_opt_tol", "An edge descends when its normalised slope is below -tol * ||g||", "simplex", sx->opt_tol,
                              &sx->opt_tol, NULL));
   PetscCall(PetscOptionsReal("-simplex_zero_tol", "A step shorter than tol * (1 + ||x||) is a zero-length pivot", "simplex", sx->zero_tol,
@@ -1660,7 +1714,7 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
   PetscCheck(sx->batch >= 1, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_long_batch %" PetscInt_FMT " must be >= 1", sx->batch);
   PetscCheck(sx->refactor >= 1, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_refactor %" PetscInt_FMT " must be >= 1", sx->refactor);
   PetscCheck(sx->max_pivots >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_max_pivots must be >= 0");
-  PetscCheck(sx->max_rounds >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_perturb_rounds %" PetscInt_FMT " must be >= 0", sx->max_rounds);
+  PetscCheck(sx->probes >= 0, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_probes %" PetscInt_FMT " must be >= 0", sx->probes);
   PetscCheck(sx->window >= 3, s->run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-simplex_window %" PetscInt_FMT " must be >= 3", sx->window);
   PetscCheck(sx->init_scale >= 0 && PetscIsNormalReal(sx->init_scale + 1), s->run->comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-simplex_init_scale must be finite and >= 0");
@@ -1828,9 +1882,14 @@ static PetscErrorCode Phase1(LandStage s)
       PetscFunctionReturn(0);
     }
     gn = PetscSqrtReal(Dot(n0, sx->g, sx->g));
-    for (PetscInt j = 0; j < n0; j++) sx->v[j] = -sx->g[j];
-    ProjectOut(sx, sx->v);
-    vn = PetscSqrtReal(Dot(n0, sx->v, sx->v));
+    if (sx->forced) { /* leaving a degenerate vertex along a descent direction (Escape) */
+      sx->forced = PETSC_FALSE;
+      vn         = Norm2(n0, sx->v);
+    } else {
+      for (PetscInt j = 0; j < n0; j++) sx->v[j] = -sx->g[j];
+      ProjectOut(sx, sx->v);
+      vn = PetscSqrtReal(Dot(n0, sx->v, sx->v));
+    }
     if (!(vn > sx->opt_tol * gn) || vn == 0) {
       /* the loss is constant on the current face: any direction in it leads to a vertex */
       nullspace = PETSC_TRUE;
@@ -1857,15 +1916,15 @@ static PetscErrorCode Phase1(LandStage s)
     sx->drift_max = PetscMax(sx->drift_max, drift);
     prev          = sx->loss;
     sx->k++;
-    sx->phase1_steps++;
+    if (sx->phase == 1) sx->phase1_steps++;
     PetscCall(PassVertex(s, PETSC_FALSE));
     PetscCall(Settle(s, NULL));
     PetscCall(CheckDecrease(s, prev));
     PetscCall(Record(s, tau, id, -1, PETSC_FALSE, 0, (PetscBool)(tau <= sx->zero_tol * (1 + PetscSqrtReal(Dot(n0, sx->x, sx->x)))), drift));
     PetscCall(Monitor(s, PETSC_FALSE));
   }
+  if (sx->phase == 1) sx->loss1 = sx->loss;
   sx->phase = 2;
-  sx->loss1 = sx->loss;
   PetscCall(Rebuild(s));
   PetscFunctionReturn(0);
 }
@@ -1924,9 +1983,9 @@ static PetscErrorCode Phase2(LandStage s)
     sx->ndescent = nd;
     sx->nflat    = nflat;
     if (best < 0) {
-      PetscBool more;
-      PetscCall(Degenerate(s, &more));
-      if (more) continue;
+      PetscBool escape;
+      PetscCall(Degenerate(s, &escape));
+      if (escape) PetscCall(Escape(s)); /* back to phase 1 (Run_Simplex) */
       break;
     }
     if (sx->pivots >= sx->max_pivots) break;
@@ -1975,7 +2034,7 @@ static PetscErrorCode Run_Simplex(LandStage s)
   Simplex       *sx  = (Simplex *)s->data;
   LandRun        run = s->run;
   PetscLogDouble t0, t1;
-  PetscReal      out[19];
+  PetscReal      out[20];
   char           buf[256];
 
   PetscFunctionBeginUser;
@@ -2002,8 +2061,10 @@ static PetscErrorCode Run_Simplex(LandStage s)
     PetscCall(PetscPrintf(run->comm, "simplex: resumed at vertex %" PetscInt_FMT " (phase %" PetscInt_FMT "), loss %.12e\n", sx->k, sx->phase,
                           (double)sx->loss));
   }
-  if (sx->phase == 1) PetscCall(Phase1(s));
-  if (!sx->halted) PetscCall(Phase2(s));
+  do { /* phase 1 again after each Escape from a degenerate vertex */
+    if (sx->phase != 2) PetscCall(Phase1(s));
+    if (!sx->halted) PetscCall(Phase2(s));
+  } while (!sx->halted && sx->phase != 2);
   PetscCall(SyncTheta(s));
   PetscCall(PetscTime(&t1));
   PetscCall(PetscLogEventEnd(LAND_Simplex, 0, 0, 0, 0));
@@ -2026,9 +2087,9 @@ static PetscErrorCode Run_Simplex(LandStage s)
     else
       PetscCall(PetscSNPrintf(buf, sizeof(buf),
                               "degenerate vertex: %" PetscInt_FMT " constraints active beyond the basis, %" PetscInt_FMT
-                              " of them units that may bend the loss down; the test covers the basis cone only (%" PetscInt_FMT
-                              " perturbation orders)",
-                              sx->ntight, sx->nconcave, sx->round + 1));
+                              " of them units that may bend the loss down; the test covers the basis cone, and the exact directional derivative is "
+                              ">= 0 along its %" PetscInt_FMT " edges and %" PetscInt_FMT " random directions",
+                              sx->ntight, sx->nconcave, 2 * sx->n0, sx->probes));
     if (sx->ntight) PetscCall(PetscStrlcat(sx->test, buf, sizeof(sx->test)));
     if (convex)
       PetscCall(PetscStrlcat(
@@ -2086,15 +2147,16 @@ static PetscErrorCode Run_Simplex(LandStage s)
   out[13] = sx->excluded;
   out[14] = sx->nlex;
   out[15] = sx->nset;
-  out[16] = sx->round;
+  out[16] = sx->escapes;
   out[17] = sx->nconcave;
   out[18] = sx->illcond;
-  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "summary"), 1, 19, out));
+  out[19] = sx->nprobed;
+  PetscCall(LandResultsWriteArray(run->results, LandStagePath(s, "summary"), 1, 20, out));
   PetscCall(
       LandResultsWriteAttrString(run->results, s->group, "summary_columns",
                                  "loss_initial, loss_phase1, loss_final, phase1_steps, pivots, zero_pivots, refactorisations, max_drift, cond1, "
                                  "tight_constraints, flat_edges, time, singular_flips, near_parallel_excluded, tie_groups, sides_set, "
-                                 "perturbation_rounds, concave_kinks, near_parallel_entered"));
+                                 "escapes, concave_kinks, near_parallel_entered, directions_probed"));
   {
     PetscReal *loss, *step;
     PetscInt   K = sx->nhist;
@@ -2124,6 +2186,7 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   PetscCall(LandCheckpointPutArray(ck, "Q", sx->n0, sx->n0, sx->Q));
   PetscCall(LandCheckpointPutArray(ck, "R", sx->n0, sx->n0, sx->R));
   PetscCall(LandCheckpointPutArray(ck, "g", 1, sx->n0, sx->g));
+  PetscCall(LandCheckpointPutArray(ck, "v", 1, sx->n0, sx->v));
   PetscCall(PetscMalloc1(2 * sx->n0, &ids));
   for (PetscInt i = 0; i < sx->n0; i++) {
     ids[i]          = (PetscReal)sx->basis[i]; /* exact below 2^53 */
@@ -2147,13 +2210,13 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   c[13] = sx->ndescent;
   c[14] = sx->excluded;
   c[15] = sx->xerr;
-  c[16] = sx->round;
+  c[16] = sx->escapes;
   c[17] = sx->nlex;
   c[18] = sx->nset;
   c[19] = sx->illcond;
-  c[20] = sx->order;
-  c[21] = sx->here;
-  c[22] = sx->level;
+  c[20] = sx->forced;
+  c[21] = sx->nprobed;
+  c[22] = sx->nconcave;
   PetscCall(LandCheckpointPutArray(ck, "counters", 1, NCOUNTERS, c));
   PetscCall(LandCheckpointPutArray(ck, "history", sx->nhist, NHIST, sx->hist));
   PetscCall(LandCheckpointPutArray(ck, "vertices", sx->nhist, sx->n0, sx->verts));
@@ -2197,6 +2260,7 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   PetscCall(GetExact(s, ck, "Q", sx->n0, sx->n0, sx->Q));
   PetscCall(GetExact(s, ck, "R", sx->n0, sx->n0, sx->R));
   PetscCall(GetExact(s, ck, "g", 1, sx->n0, sx->g));
+  PetscCall(GetExact(s, ck, "v", 1, sx->n0, sx->v));
   PetscCall(GetExact(s, ck, "counters", 1, NCOUNTERS, c));
   sx->phase          = (PetscInt)c[0];
   sx->k              = (PetscInt)c[1];
@@ -2214,14 +2278,14 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   sx->ndescent       = (PetscInt)c[13];
   sx->excluded       = (PetscInt)c[14];
   sx->xerr           = c[15];
-  sx->round          = (PetscInt)c[16];
+  sx->escapes        = (PetscInt)c[16];
   sx->nlex           = (PetscInt)c[17];
   sx->nset           = (PetscInt)c[18];
   sx->illcond        = (PetscInt)c[19];
-  sx->order          = (PetscInt)c[20];
-  sx->here           = (PetscInt)c[21];
-  sx->level          = c[22];
-  PetscCheck((sx->phase == 1 || sx->phase == 2) && sx->nb >= 0 && sx->nb <= sx->n0, s->run->comm, PETSC_ERR_FILE_UNEXPECTED,
+  sx->forced         = (PetscBool)(c[20] != 0);
+  sx->nprobed        = (PetscInt)c[21];
+  sx->nconcave       = (PetscInt)c[22];
+  PetscCheck(sx->phase >= 1 && sx->phase <= 3 && sx->nb >= 0 && sx->nb <= sx->n0, s->run->comm, PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint: bad simplex/counters");
   PetscCall(GetExact(s, ck, "basis", 1, 2 * sx->n0, sx->u));
   for (PetscInt i = 0; i < sx->n0; i++) {
@@ -2294,7 +2358,7 @@ PetscErrorCode LandStageCreate_Simplex(LandStage s)
   sx->feas_tol      = 1e-8;
   sx->par_tol       = 1e-12;
   sx->lex_tol       = 1e-9;
-  sx->max_rounds    = 8;
+  sx->probes        = 64;
   sx->tight_tol     = 1e-10;
   sx->opt_tol       = 1e-10;
   sx->zero_tol      = 1e-13;
