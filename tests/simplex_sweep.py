@@ -2,7 +2,8 @@
 """A seeded sweep of small, degenerate Deep ReLU Simplex problems, each run by landscape and checked
 independently in numpy (and against HiGHS for the convex ones).
 
-  simplex_sweep.py OUTDIR [--seeds K] [--families A,B,...] [--ranks 1,2,3] [--probes P] [--table FILE]
+  simplex_sweep.py OUTDIR [--seeds K] [--families A,B,...] [--ranks 1,2,3] [--rule steepest|bland]
+                          [--step first|long] [--probes P] [--table FILE]
 
 Families (docs/simplex.md, section "Degenerate vertices"):
   A  ReLU 3-6-4-1, layer 1, uniform data (N = 130), layer from U(-3, 3); the other layers He-initialised
@@ -16,7 +17,7 @@ Families (docs/simplex.md, section "Degenerate vertices"):
   H  quantile regression (alpha 0.3 or 0.8), integer data, every row three times (N = 150, p = 3)
   I  ReLU 3-6-4-1, layer 1, quantile loss alpha 0.7, integer data, every row three times
   J  leaky ReLU (0.01) 4-5-4-2-1, layer 1, integer data, every row three times
-Problem i of a family uses seed i + 1 and runs on ranks[i % len(ranks)] ranks.
+Problem i of family number f uses seed i + 1 and runs on ranks[(f + i) % len(ranks)] ranks.
 
 Every run must exit 0 and write /simplex. Checked in numpy: the final loss at /theta equals the walk's
 (1e-12), the loss never rises along the trajectory, at least n0 constraints are active at the end; a
@@ -138,6 +139,8 @@ def main():
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--ranks", default="1,2,3")
     ap.add_argument("--probes", type=int, default=2000)
+    ap.add_argument("--rule", default="steepest")
+    ap.add_argument("--step", default="first")
     ap.add_argument("--table")
     ap.add_argument("--land", default=os.path.join(HERE, "..", "bin", "landscape"))
     a = ap.parse_args()
@@ -147,10 +150,10 @@ def main():
                OMP_NUM_THREADS="1", OMPI_MCA_rmaps_base_oversubscribe="1")
     recs, nfail = [], 0
     log = open(os.path.join(a.out, "sweep.jsonl"), "w")
-    for name in a.families.split(","):
+    for fi, name in enumerate(a.families.split(",")):
         fam = dict(FAMILIES[name], _name=name)
         for i in range(a.seeds):
-            seed, nr = i + 1, ranks[i % len(ranks)]
+            seed, nr = i + 1, ranks[(fi + i) % len(ranks)]
             qs = fam.get("quantile")
             alpha = None if qs is None else qs[i % len(qs)]
             tag = f"{name}{seed:02d}"
@@ -160,7 +163,7 @@ def main():
             cmd = ["mpiexec", "-n", str(nr), a.land, "-skip_petscrc", "-data_file", data, "-data_chunk_size", "16",
                    "-net_hidden", hidden, "-net_activation", "leaky_relu" if "leaky" in fam else "relu",
                    "-loss", "l1" if alpha is None else "quantile", "-stages", "simplex", "-simplex_layer", str(fam["layer"]),
-                   "-simplex_monitor", "0", "-seed", str(seed), "-output_dir", res]
+                   "-simplex_monitor", "0", "-simplex_rule", a.rule, "-simplex_step", a.step, "-seed", str(seed), "-output_dir", res]
             if alpha is not None:
                 cmd += ["-loss_quantile", str(alpha)]
             if "leaky" in fam:

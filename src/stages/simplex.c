@@ -63,6 +63,9 @@ typedef struct {
   PetscReal  c;
 } Term;
 
+/* What an active constraint beyond the basis is at a final vertex (ClassifyKinks). */
+enum { KINK_NONE, KINK_CONVEX, KINK_SLAVED, KINK_CONCAVE };
+
 typedef struct {
   /* options */
   PetscInt  layer, max_pivots, refactor, window, monitor, init_seed;
@@ -83,6 +86,7 @@ typedef struct {
   PetscReal       *ztol, *slk;   /* nloc x ncs: |zeta| <= ztol is active (round-off); slack of a ratio (ztol / rate) */
   unsigned char   *flat;         /* nloc x ncs: identically zero near the vertex (MarkFlat) */
   unsigned char   *reach;        /* ncs: scratch of MarkFlat */
+  unsigned char   *kind;         /* nloc x ncs: KINK_* of the active constraints at a final vertex */
   PetscReal       *th;           /* replicated theta (layers != l fixed) */
   PetscReal       *absW;         /* |W_m| of layers m > l, same offsets as th */
   /* replicated state */
@@ -94,10 +98,11 @@ typedef struct {
   PetscInt  phase, k, phase1_steps, pivots, zero_pivots, since_refactor, refactors, ndescent, ntight, nflat;
   PetscReal loss, loss0, loss1, drift_max, cond;
   PetscReal xerr; /* the last re-projection's correction: how far x may be from the exact vertex */
+  PetscReal xmax; /* the largest ||x|| of the walk: x carries round-off of at least eps xmax */
   PetscBool done, certified, cone_only, halted;
   char      verdict[64], test[512];
   /* degeneracy: counters; forced: phase 1's next direction is sx->v (after Escape) */
-  PetscInt   group, nlex, nset, nconcave, nprobed, escapes;
+  PetscInt   group, nlex, nset, nconcave, nslaved, nprobed, escapes;
   PetscBool  forced;
   PetscReal *bform;                /* nb x ncs: perturbation forms of the basis constraints over their rows' constraints */
   PetscReal *sens;                 /* ncs x ncs: d zhat / d eps within one row */
@@ -115,7 +120,7 @@ typedef struct {
 } Simplex;
 
 #define NHIST     19
-#define NCOUNTERS 23 /* the walk's counters in a checkpoint */
+#define NCOUNTERS 24 /* the walk's counters in a checkpoint */
 static const char HistColumns[] =
     "vertex, phase, loss, step, entering_sample, entering_layer, entering_neuron, leaving_sample, leaving_layer, "
     "leaving_neuron, crossed, flips_tested, descent_edges, cond1, zero_step, drift, tight, kinks_crossed, tie_group";
@@ -334,9 +339,11 @@ static void MarkFlat(Simplex *sx, LandNet net, PetscInt r)
    integer data the true values are exact zeros, and the round-off that updates carry along the
    path puts constraints on the wrong side.
    The tolerance of constraint c is tight_tol times its scale at ||x|| + 2 xerr / tight_tol: the
-   round-off of the product, plus (twice) what x's own distance from the exact vertex, xerr (the
-   last re-projection's correction), can move it. Relative to ||x|| alone, a vertex at x* = 0 (rows
-   with y = 0 of integer data) would see its 1e-31 residue as a violation of 100 % of the scale.
+   round-off of the product, plus (twice) what x's own distance from the exact vertex can move it,
+   xerr: the last re-projection's correction, and at least eps times the largest ||x|| of the walk
+   (every x is formed from earlier ones). Relative to ||x|| alone, a vertex at x* = 0 (rows with
+   y = 0 of integer data) would see its 1e-31 residue as a violation of 100 % of the scale, and the
+   re-projections would shrink x into denormal numbers.
    Collective. */
 static PetscErrorCode PassVertex(LandStage s, PetscBool init)
 {
@@ -348,7 +355,9 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(LAND_SimplexPass, 0, 0, 0, 0));
-  xs = Norm2(sx->n0, sx->x) + 2 * sx->xerr / sx->tight_tol;
+  xs       = Norm2(sx->n0, sx->x);
+  sx->xmax = PetscMax(sx->xmax, xs);
+  xs += 2 * PetscMax(sx->xerr, PETSC_MACHINE_EPSILON * sx->xmax) / sx->tight_tol;
   for (PetscInt c = sx->cstart; c < sx->cend; c++) {
     PetscInt   r0 = c * sx->chunk - sx->rstart, m = PetscMin(sx->chunk, sx->nloc - r0);
     PetscReal *Z = sx->alpha + r0 * sx->ncs, f = 0;
@@ -1431,44 +1440,63 @@ static PetscReal UnitSensitivity(Simplex *sx, LandNet net, const unsigned char *
   return b;
 }
 
-/* At a final vertex with constraints active beyond the basis: the number that can make a descent
-   direction outside the basis cone. A residual kink is convex (|r| >= s r for either side s), and
-   so is a unit whose loss sensitivity beta = d loss_row / d h is >= 0 while nothing after it in its
-   row is active or basic (beta max(z, slope z) is convex for beta >= 0): replacing each convex kink
-   by the piece of its state gives a lower bound of the loss that is linear on the cones of the
-   basis, which the edge test covers. Every other active unit counts. Collective. */
-static PetscErrorCode ConcaveKinks(LandStage s, PetscInt *nconcave)
+/* At a final vertex with constraints active beyond the basis, each of them (kind[]): KINK_CONVEX, a
+   kink that cannot make a descent direction: a residual (|r| >= s r for either side s), or a unit
+   whose loss sensitivity beta = d loss_row / d h is >= 0 while nothing after it in its row is
+   active or basic (beta max(z, slope z) is convex for beta >= 0); KINK_SLAVED, a constraint whose
+   hyperplane is one of the basis (u = B a has one nonzero entry: a duplicated row) and whose normal
+   no active constraint before it in its row can change, so that its side is fixed on each cone of
+   the basis fan; KINK_CONCAVE, any other. Replacing the convex kinks by the piece of their state
+   gives a lower bound of the loss that is linear on each cone of the basis fan, once the slaved ones
+   take the side of that cone. Collective (the counts). */
+static PetscErrorCode ClassifyKinks(LandStage s, PetscInt *nconcave, PetscInt *nslaved)
 {
   Simplex *sx  = (Simplex *)s->data;
   LandNet  net = s->run->net;
-  PetscInt n = sx->ncs, nc = 0;
+  PetscInt n = sx->ncs, cnt[2] = {0, 0};
 
   PetscFunctionBeginUser;
+  PetscCall(PetscArrayzero(sx->kind, sx->nloc * n));
   for (PetscInt q = 0; q < sx->nloc * n; q++) {
     PetscInt             r = q / n, j = q % n, layer, unit;
-    const unsigned char *st    = sx->state + r * n;
-    PetscReal            zeta  = st[j] ? sx->alpha[q] : -sx->alpha[q];
-    PetscBool            alone = PETSC_TRUE;
-    if (sx->crit[q] || sx->flat[q] || PetscAbsReal(zeta) > sx->ztol[q] || j >= sx->first_out) continue;
+    const unsigned char *st   = sx->state + r * n;
+    PetscReal            zeta = st[j] ? sx->alpha[q] : -sx->alpha[q], umax = 0;
+    PetscBool            after = PETSC_FALSE, before = PETSC_FALSE;
+    PetscInt             nu = 0;
+    if (sx->crit[q] || sx->flat[q] || PetscAbsReal(zeta) > sx->ztol[q]) continue;
+    sx->kind[q] = KINK_CONVEX;
+    if (j >= sx->first_out) continue;
     ConstraintLayer(sx, j, &layer, &unit);
-    for (PetscInt k = sx->off[layer + 1]; k < n; k++) {
-      PetscInt  p = r * n + k;
-      PetscReal z = st[k] ? sx->alpha[p] : -sx->alpha[p];
-      if (sx->crit[p] || (!sx->flat[p] && PetscAbsReal(z) <= sx->ztol[p])) alone = PETSC_FALSE;
+    for (PetscInt k = 0; k < n; k++) {
+      PetscInt  p   = r * n + k;
+      PetscReal z   = st[k] ? sx->alpha[p] : -sx->alpha[p];
+      PetscBool act = (PetscBool)(sx->crit[p] || (!sx->flat[p] && PetscAbsReal(z) <= sx->ztol[p]));
+      if (act && k < sx->off[layer]) before = PETSC_TRUE;
+      if (act && k >= sx->off[layer + 1]) after = PETSC_TRUE;
     }
-    if (!alone || UnitSensitivity(sx, net, st, layer, unit) < 0) nc++;
+    if (!after && UnitSensitivity(sx, net, st, layer, unit) >= 0) continue;
+    RowNormal(sx, net, r, st, j, sx->an);
+    for (PetscInt i = 0; i < sx->n0; i++) {
+      sx->un[i] = Dot(sx->n0, sx->B + i * sx->n0, sx->an);
+      umax      = PetscMax(umax, PetscAbsReal(sx->un[i]));
+    }
+    for (PetscInt i = 0; i < sx->n0; i++) nu += PetscAbsReal(sx->un[i]) > sx->lex_tol * umax;
+    sx->kind[q] = (!before && nu == 1) ? KINK_SLAVED : KINK_CONCAVE;
+    cnt[sx->kind[q] == KINK_SLAVED]++;
   }
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nc, 1, MPIU_INT, MPI_SUM, s->run->comm));
-  *nconcave = nc;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, cnt, 2, MPIU_INT, MPI_SUM, s->run->comm));
+  *nconcave = cnt[0];
+  *nslaved  = cnt[1];
   PetscFunctionReturn(0);
 }
 
 /* The exact one-sided directional derivative F'(x; d) of the loss at the vertex, from the data: the
    rates of every constraint along d, layer by layer, where an active constraint (basic, or
    |zeta| <= ztol) takes the side its rate points to, so the units after it see the mask of the side
-   that the step enters. With setsides the states of the active constraints become those sides.
-   Collective. */
-static PetscErrorCode DirDeriv(LandStage s, const PetscReal *d, PetscBool setsides, PetscReal *slope)
+   that the step enters. With slaved, only the basic and the KINK_SLAVED constraints do, the others
+   keep their states: the slope of the lower bound of ClassifyKinks. With setsides the states of the
+   active constraints become those sides. Collective. */
+static PetscErrorCode DirDeriv(LandStage s, const PetscReal *d, PetscBool slaved, PetscBool setsides, PetscReal *slope)
 {
   Simplex  *sx    = (Simplex *)s->data;
   LandNet   net   = s->run->net;
@@ -1487,10 +1515,11 @@ static PetscErrorCode DirDeriv(LandStage s, const PetscReal *d, PetscBool setsid
       PetscInt o = sx->off[mm], w = net->width[mm];
       for (PetscInt i = 0; i < m; i++)
         for (PetscInt q = 0; q < w; q++) {
-          PetscInt      cq  = (r0 + i) * sx->ncs + o + q;
-          PetscReal     rho = R[i * sx->ncs + o + q], zeta = sx->state[cq] ? sx->alpha[cq] : -sx->alpha[cq];
-          PetscBool     active = (PetscBool)(sx->crit[cq] == 1 || (!sx->flat[cq] && PetscAbsReal(zeta) <= sx->ztol[cq]));
-          unsigned char side   = active && rho != 0 ? (unsigned char)(rho > 0) : sx->state[cq];
+          PetscInt  cq  = (r0 + i) * sx->ncs + o + q;
+          PetscReal rho = R[i * sx->ncs + o + q], zeta = sx->state[cq] ? sx->alpha[cq] : -sx->alpha[cq];
+          PetscBool active =
+              (PetscBool)(sx->crit[cq] == 1 || (slaved ? sx->kind[cq] == KINK_SLAVED : !sx->flat[cq] && PetscAbsReal(zeta) <= sx->ztol[cq]));
+          unsigned char side = active && rho != 0 ? (unsigned char)(rho > 0) : sx->state[cq];
           if (setsides) sx->state[cq] = side;
           if (mm < sx->L)
             sx->tmp[i * w + q] = MaskVal(sx, side) * rho;
@@ -1507,41 +1536,84 @@ static PetscErrorCode DirDeriv(LandStage s, const PetscReal *d, PetscBool setsid
   PetscFunctionReturn(0);
 }
 
+/* Edge i of the basis fan (unit length): row i of B (current side of basis constraint i), or with
+   across the edge on the other side, row i of the flipped basis's inverse (FlipUpdate), computed by
+   the owner of the row and sent to all. *none: the flipped basis is singular, no edge there.
+   Collective. */
+static PetscErrorCode EdgeVector(LandStage s, PetscInt i, PetscBool across, PetscReal *d, PetscBool *none)
+{
+  Simplex    *sx  = (Simplex *)s->data;
+  PetscInt    n0  = sx->n0, dep[64], nd;
+  PetscMPIInt own = Owner(sx, sx->basis[i] / sx->ncs);
+  PetscReal  *buf, nr;
+
+  PetscFunctionBeginUser;
+  *none = PETSC_FALSE;
+  if (!across)
+    PetscCall(PetscArraycpy(d, sx->B + i * n0, n0));
+  else {
+    PetscCall(PetscMalloc1(65 * n0 + 1, &buf));
+    if (own == sx->rank) {
+      PetscBool sing;
+      nd = Dependents(sx, i, dep);
+      FlipData(sx, s->run->net, i, nd, dep, buf);
+      PetscCall(FlipUpdate(s, i, nd, dep, buf, PETSC_FALSE, d, &sing));
+      d[n0] = sing;
+    }
+    PetscCallMPI(MPI_Bcast(d, (PetscMPIInt)n0 + 1, MPIU_REAL, own, s->run->comm));
+    *none = (PetscBool)(d[n0] != 0);
+    PetscCall(PetscFree(buf));
+  }
+  nr = Norm2(n0, d);
+  for (PetscInt j = 0; j < n0 && !*none; j++) d[j] /= nr;
+  PetscFunctionReturn(0);
+}
+
 /* No edge of the basis cone descends at a degenerate vertex (constraints active beyond the basis).
    A local minimum of the perturbed problem need not be one of the loss: the active constraints cut
-   the basis cone into smaller cones, whose edges the perturbed walk does not see. Certified at once:
-   a non-degenerate vertex, the convex problem (the edge slopes give a dual feasible point), and a
-   vertex whose active constraints beyond the basis are all convex kinks (ConcaveKinks). Otherwise
-   the exact directional derivative (DirDeriv) is taken along the 2 n0 edges of the basis cone and
-   -simplex_probes seeded random directions; the steepest one that descends is returned in sx->v
-   (*escape: the walk leaves along it), else the verdict says the basis cone only is covered.
-   Collective. */
+   the basis cones, whose edges the perturbed walk sees, into smaller ones. Certified at once: a
+   non-degenerate vertex and the convex problem (the edge slopes give a dual feasible point). Then
+   the active constraints are classified (ClassifyKinks): with convex kinks only, the edge test
+   covers the whole fan; with slaved ones too, the exact slopes of the 2 n0 edges of the basis fan,
+   the slaved constraints on the sides each edge enters, decide it. With concave kinks, the exact
+   directional derivative is taken along those edges and -simplex_probes seeded random directions.
+   The steepest direction that descends is returned in sx->v (*escape: the walk leaves along it);
+   if none does the verdict says that only the basis cone is covered. Collective. */
 static PetscErrorCode Degenerate(LandStage s, PetscBool *escape)
 {
   Simplex  *sx = (Simplex *)s->data;
-  PetscInt  n0 = sx->n0, nd = 2 * n0 + sx->probes;
-  PetscReal gn = PetscSqrtReal(Dot(n0, sx->g, sx->g)), best = -sx->opt_tol * gn, *d = sx->an;
+  PetscInt  n0 = sx->n0, nd;
+  PetscReal gn = PetscSqrtReal(Dot(n0, sx->g, sx->g)), tol = sx->opt_tol * gn, best = -tol, *d = sx->an;
+  PetscBool covered = PETSC_TRUE; /* the lower bound's slopes are >= 0 on every edge */
 
   PetscFunctionBeginUser;
   *escape       = PETSC_FALSE;
   sx->certified = PETSC_TRUE;
   sx->cone_only = PETSC_FALSE;
   sx->nconcave  = 0;
+  sx->nslaved   = 0;
   if (!sx->ntight || sx->l == sx->L) PetscFunctionReturn(0);
-  PetscCall(ConcaveKinks(s, &sx->nconcave));
-  if (!sx->nconcave) PetscFunctionReturn(0);
+  PetscCall(ClassifyKinks(s, &sx->nconcave, &sx->nslaved));
+  if (!sx->nconcave && !sx->nslaved) PetscFunctionReturn(0);
+  nd = 2 * n0 + (sx->nconcave ? sx->probes : 0);
   for (PetscInt p = 0; p < nd; p++) {
-    PetscReal D = 0;
-    if (p < 2 * n0) {
-      const PetscReal *r  = sx->B + (p / 2) * n0;
-      PetscReal        nr = Norm2(n0, r), sg = p % 2 ? -1.0 : 1.0;
-      for (PetscInt j = 0; j < n0; j++) d[j] = sg * r[j] / nr;
-    } else {
+    PetscReal D    = 0;
+    PetscBool none = PETSC_FALSE;
+    if (p < 2 * n0)
+      PetscCall(EdgeVector(s, p / 2, (PetscBool)(p % 2), d, &none));
+    else {
       for (PetscInt j = 0; j < n0; j++) d[j] = LandRandNormal(sx->init_seed, 79, ((PetscInt64)sx->k * sx->probes + p - 2 * n0) * n0 + j);
       PetscReal nr = Norm2(n0, d);
       for (PetscInt j = 0; j < n0; j++) d[j] /= nr;
     }
-    PetscCall(DirDeriv(s, d, PETSC_FALSE, &D));
+    if (none) continue;
+    if (!sx->nconcave) { /* the slope of the lower bound; the true one only where it is negative */
+      PetscCall(DirDeriv(s, d, PETSC_TRUE, PETSC_FALSE, &D));
+      sx->nprobed++;
+      if (D >= -tol) continue;
+      covered = PETSC_FALSE;
+    }
+    PetscCall(DirDeriv(s, d, PETSC_FALSE, PETSC_FALSE, &D));
     sx->nprobed++;
     if (D < best) {
       best    = D;
@@ -1554,7 +1626,7 @@ static PetscErrorCode Degenerate(LandStage s, PetscBool *escape)
     PetscCall(PetscInfo(NULL, "simplex: degenerate vertex %" PetscInt_FMT ": a direction outside the basis cone descends at rate %g\n", sx->k,
                         (double)best));
   } else
-    sx->cone_only = PETSC_TRUE;
+    sx->cone_only = (PetscBool)(sx->nconcave > 0 || !covered);
   PetscFunctionReturn(0);
 }
 
@@ -1568,7 +1640,7 @@ static PetscErrorCode Escape(LandStage s)
   PetscReal D;
 
   PetscFunctionBeginUser;
-  PetscCall(DirDeriv(s, sx->v, PETSC_TRUE, &D));
+  PetscCall(DirDeriv(s, sx->v, PETSC_FALSE, PETSC_TRUE, &D));
   for (PetscInt i = 0; i < sx->nb; i++) SetCrit(sx, sx->basis[i], 0);
   sx->nb     = 0;
   sx->phase  = 3; /* phase 1 again, recorded apart */
@@ -1660,9 +1732,10 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
                             sx->layer, &sx->layer, NULL));
   PetscCall(PetscOptionsInt("-simplex_max_pivots", "Stop after this many phase-2 pivots (verdict: pivot limit)", "simplex", sx->max_pivots,
                             &sx->max_pivots, NULL));
-  PetscCall(PetscOptionsEList("-simplex_rule",
-                              "Edge choice: steepest (normalised steepest edge; Bland's rule after a zero-length pivot) or bland (always)", "simplex",
-                              rules, 2, rules[rule], &rule, NULL));
+  PetscCall(PetscOptionsEList(
+      "-simplex_rule",
+      "Edge choice: steepest (the normalised steepest edge) or bland (the lowest global id); ties of the ratio test: the perturbation", "simplex",
+      rules, 2, rules[rule], &rule, NULL));
   sx->bland_always = (PetscBool)(rule == 1);
   {
     const char *const steps[] = {"first", "long"};
@@ -1824,7 +1897,7 @@ static PetscErrorCode SetUp(LandStage s)
   PetscCall(PetscCalloc3(sx->nloc * sx->ncs + 1, &sx->beta, sx->nloc * sx->ncs + 1, &sx->ztol, sx->nloc * sx->ncs + 1, &sx->slk));
   PetscCall(PetscMalloc3(sx->n0 * sx->ncs + 1, &sx->bform, sx->ncs * sx->ncs + 1, &sx->sens, (sx->n0 + 1) * sx->ncs + 1, &sx->terms));
   PetscCall(PetscMalloc3(w + 1, &sx->back, sx->n0 + 1, &sx->an, sx->n0 + 1, &sx->un));
-  PetscCall(PetscCalloc2(sx->nloc * sx->ncs + 1, &sx->flat, sx->ncs + 1, &sx->reach));
+  PetscCall(PetscCalloc3(sx->nloc * sx->ncs + 1, &sx->flat, sx->ncs + 1, &sx->reach, sx->nloc * sx->ncs + 1, &sx->kind));
   PetscCall(PetscMalloc1(sx->nloc * sx->nk + 1, &sx->kinks));
   PetscCall(PetscMalloc4(sx->chunk * PetscMax(sx->ncs, w), &sx->Z, sx->chunk * PetscMax(sx->ncs, w), &sx->Zb, sx->chunk * w, &sx->tmp,
                          PetscMax(sx->nloc * sx->ncs, w) + 1, &sx->tmp2));
@@ -2082,14 +2155,16 @@ static PetscErrorCode Run_Simplex(LandStage s)
     else if (!sx->cone_only)
       PetscCall(PetscSNPrintf(buf, sizeof(buf),
                               "degenerate vertex: the %" PetscInt_FMT
-                              " constraints active beyond the basis are convex kinks, so the test covers the whole fan",
-                              sx->ntight));
+                              " constraints active beyond the basis are convex kinks or lie on basis hyperplanes (%" PetscInt_FMT
+                              "); on the sides each edge enters, the exact slopes of the %" PetscInt_FMT
+                              " edges of the basis fan are >= 0, so the test covers the whole fan",
+                              sx->ntight, sx->nslaved, 2 * sx->n0));
     else
       PetscCall(PetscSNPrintf(buf, sizeof(buf),
                               "degenerate vertex: %" PetscInt_FMT " constraints active beyond the basis, %" PetscInt_FMT
                               " of them units that may bend the loss down; the test covers the basis cone, and the exact directional derivative is "
-                              ">= 0 along its %" PetscInt_FMT " edges and %" PetscInt_FMT " random directions",
-                              sx->ntight, sx->nconcave, 2 * sx->n0, sx->probes));
+                              ">= 0 along the %" PetscInt_FMT " edges of the basis fan and %" PetscInt_FMT " random directions",
+                              sx->ntight, sx->nconcave, 2 * sx->n0, sx->nconcave ? sx->probes : 0));
     if (sx->ntight) PetscCall(PetscStrlcat(sx->test, buf, sizeof(sx->test)));
     if (convex)
       PetscCall(PetscStrlcat(
@@ -2217,6 +2292,7 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   c[20] = sx->forced;
   c[21] = sx->nprobed;
   c[22] = sx->nconcave;
+  c[23] = sx->xmax;
   PetscCall(LandCheckpointPutArray(ck, "counters", 1, NCOUNTERS, c));
   PetscCall(LandCheckpointPutArray(ck, "history", sx->nhist, NHIST, sx->hist));
   PetscCall(LandCheckpointPutArray(ck, "vertices", sx->nhist, sx->n0, sx->verts));
@@ -2285,6 +2361,7 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   sx->forced         = (PetscBool)(c[20] != 0);
   sx->nprobed        = (PetscInt)c[21];
   sx->nconcave       = (PetscInt)c[22];
+  sx->xmax           = c[23];
   PetscCheck(sx->phase >= 1 && sx->phase <= 3 && sx->nb >= 0 && sx->nb <= sx->n0, s->run->comm, PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint: bad simplex/counters");
   PetscCall(GetExact(s, ck, "basis", 1, 2 * sx->n0, sx->u));
@@ -2327,7 +2404,7 @@ static PetscErrorCode Destroy_Simplex(LandStage s)
   PetscCall(PetscFree3(sx->beta, sx->ztol, sx->slk));
   PetscCall(PetscFree3(sx->bform, sx->sens, sx->terms));
   PetscCall(PetscFree3(sx->back, sx->an, sx->un));
-  PetscCall(PetscFree2(sx->flat, sx->reach));
+  PetscCall(PetscFree3(sx->flat, sx->reach, sx->kind));
   PetscCall(PetscFree(sx->kinks));
   PetscCall(PetscFree(sx->pend));
   PetscCall(PetscFree(sx->crossed));
