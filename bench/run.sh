@@ -10,6 +10,7 @@ bash bench/checkpoint.sh
 bash bench/spectrum.sh
 bash bench/levelset.sh
 bash bench/simplex.sh
+bash bench/simplex_sweep.sh
 bash bench/slice.sh
 
 echo

@@ -215,8 +215,8 @@ def table(recs, probes):
         ok = [r for r in R if "verdict" in r]
         v = [r["verdict"] for r in ok]
         cone = [r for r in ok if r["verdict"] == "local minimum of the basis cone"]
-        med = lambda k: np.median([r[k] for r in ok]) if ok else 0  # noqa: E731
-        tot = lambda k: int(sum(r[k] for r in ok))  # noqa: E731
+        med = lambda k: np.median([r.get(k, 0) for r in ok]) if ok else 0  # noqa: E731
+        tot = lambda k: int(sum(r.get(k, 0) for r in ok))  # noqa: E731
         lines.append(f"| {name} | {len(R)} | {sum(r['exit'] != 0 for r in R)} | "
                      f"{v.count('global minimum') + v.count('local minimum')} | "
                      f"{len(cone)} ({sum(r['probe_descents'] > 0 for r in cone)}) | {v.count('pivot limit')} | "
