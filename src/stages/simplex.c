@@ -387,10 +387,15 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
         }
       }
     }
-    for (PetscInt i = 0; i < m; i++) MarkFlat(sx, net, r0 + i);
-    for (PetscInt q = r0 * sx->ncs; q < (r0 + m) * sx->ncs; q++) {
-      PetscReal zeta = sx->state[q] ? sx->alpha[q] : -sx->alpha[q];
-      if (!sx->crit[q] && !sx->flat[q] && PetscAbsReal(zeta) <= sx->ztol[q]) ntight++;
+    for (PetscInt i = 0; i < m; i++) { /* flat[] matters only in rows with an active non-basic constraint */
+      PetscInt  q0  = (r0 + i) * sx->ncs;
+      PetscBool any = PETSC_FALSE;
+      for (PetscInt q = q0; q < q0 + sx->ncs && !any; q++) any = (PetscBool)(!sx->crit[q] && PetscAbsReal(sx->alpha[q]) <= sx->ztol[q]);
+      if (any)
+        MarkFlat(sx, net, r0 + i);
+      else
+        PetscCall(PetscArrayzero(sx->flat + q0, sx->ncs));
+      for (PetscInt q = q0; q < q0 + sx->ncs && any; q++) ntight += !sx->crit[q] && !sx->flat[q] && PetscAbsReal(sx->alpha[q]) <= sx->ztol[q];
     }
     LandDDAccumulate(1, &f, dd);
   }
