@@ -3,7 +3,7 @@
 independently in numpy (and against HiGHS for the convex ones).
 
   simplex_sweep.py OUTDIR [--seeds K] [--families A,B,...] [--ranks 1,2,3] [--rule steepest|bland]
-                          [--step first|long] [--probes P] [--table FILE]
+                          [--step first|long] [--max-pivots M] [--probes P] [--table FILE]
 
 Families (docs/simplex.md, section "Degenerate vertices"):
   A  ReLU 3-6-4-1, layer 1, uniform data (N = 130), layer from U(-3, 3); the other layers He-initialised
@@ -19,7 +19,7 @@ Families (docs/simplex.md, section "Degenerate vertices"):
   J  leaky ReLU (0.01) 4-5-4-2-1, layer 1, integer data, every row three times
 Problem i of family number f uses seed i + 1 and runs on ranks[(f + i) % len(ranks)] ranks.
 
-Every run must exit 0 and write /simplex. Checked in numpy: the final loss at /theta equals the walk's
+Every run must exit 0 and write /simplex (a walk stopped by --max-pivots, default 20000, says 'pivot limit'). Checked in numpy: the final loss at /theta equals the walk's
 (1e-12), the loss never rises along the trajectory, at least n0 constraints are active at the end; a
 'local minimum' survives P random steps of 1e-7 of the trained layer; a 'global minimum' equals
 HiGHS's LP optimum (1e-9). For 'local minimum of the basis cone' (a degenerate vertex whose active
@@ -141,6 +141,7 @@ def main():
     ap.add_argument("--probes", type=int, default=2000)
     ap.add_argument("--rule", default="steepest")
     ap.add_argument("--step", default="first")
+    ap.add_argument("--max-pivots", type=int, default=20000)
     ap.add_argument("--table")
     ap.add_argument("--land", default=os.path.join(HERE, "..", "bin", "landscape"))
     a = ap.parse_args()
@@ -163,7 +164,7 @@ def main():
             cmd = ["mpiexec", "-n", str(nr), a.land, "-skip_petscrc", "-data_file", data, "-data_chunk_size", "16",
                    "-net_hidden", hidden, "-net_activation", "leaky_relu" if "leaky" in fam else "relu",
                    "-loss", "l1" if alpha is None else "quantile", "-stages", "simplex", "-simplex_layer", str(fam["layer"]),
-                   "-simplex_monitor", "0", "-simplex_rule", a.rule, "-simplex_step", a.step, "-seed", str(seed), "-output_dir", res]
+                   "-simplex_monitor", "0", "-simplex_rule", a.rule, "-simplex_step", a.step, "-simplex_max_pivots", str(a.max_pivots), "-seed", str(seed), "-output_dir", res]
             if alpha is not None:
                 cmd += ["-loss_quantile", str(alpha)]
             if "leaky" in fam:
