@@ -137,7 +137,10 @@ static PetscErrorCode SetFromOptions_Spectrum(LandStage s)
     PetscCall(PetscOptionsHasName(NULL, NULL, "-spectrum_eps_max_it", &set_its));
     if (!set_ncv) PetscCall(EPSSetDimensions(sp->eps, sp->nev, PetscMax(64, 2 * sp->nev), PETSC_DEFAULT));
     PetscCall(EPSGetTolerances(sp->eps, &tol, &its));
-    if (!set_its) PetscCall(EPSSetTolerances(sp->eps, tol, 1000));
+    /* the tolerance EPSSetUp would choose, set now: the multiplicity check and the dense
+       reconciliation read it, also in a resumed run that has not set up this EPS */
+    if (tol == (PetscReal)PETSC_DEFAULT) tol = SLEPC_DEFAULT_TOL;
+    PetscCall(EPSSetTolerances(sp->eps, tol, set_its ? its : 1000));
   }
   {
     const char *conv[] = {"-spectrum_eps_conv_abs", "-spectrum_eps_conv_rel", "-spectrum_eps_conv_norm", "-spectrum_eps_conv_user"};
@@ -593,7 +596,9 @@ static PetscErrorCode SetUpPart(LandStage s, EPS eps, PetscInt part)
    problem beyond the k-th value by more than cluster_tol is a copy that was missing: it joins the
    locked set and the deflated solve is repeated, until one finds none. Then no eigenvalue more
    extreme than the k-th is outside the locked set. Copies of the k-th value itself do not change
-   the k values: those found are counted (kth_copies), the others are not hunted. Collective. */
+   the k values: those found are counted (kth_copies), the others are not hunted. A deflated solve
+   that finds missing copies puts at least one among the k, so a first solve that converged needs
+   fewer than k of them; the loop stops after 2k + 1 deflated solves, not made sure. Collective. */
 static PetscErrorCode CheckMultiplicity(LandStage s, PetscInt part)
 {
   Spectrum          *sp  = (Spectrum *)s->data;
@@ -617,6 +622,12 @@ static PetscErrorCode CheckMultiplicity(LandStage s, PetscInt part)
     for (n = sp->nlock; n > k && Toward(part, sp->lock_values[n - 1]) > kth + delta; n--) {}
     PetscCall(LockTruncate(sp, n));
     rest = P - sp->nlock;
+    if (e->solves - 1 >= 2 * sp->nev + 1) {
+      PetscCall(PetscPrintf(run->comm,
+                            "spectrum: %s: multiplicity check stopped after %" PetscInt_FMT " deflated solves, each finding missing copies\n",
+                            PartNames[part], e->solves - 1));
+      break;
+    }
     if (rest == 0) { /* every eigenvalue is locked */
       e->certified = 1;
       break;
