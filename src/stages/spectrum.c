@@ -637,9 +637,11 @@ static PetscErrorCode CheckMultiplicity(LandStage s, PetscInt part)
           PetscPrintf(run->comm, "spectrum: %s: multiplicity check stopped: one dimension left, too few for a Krylov solve\n", PartNames[part]));
       break;
     }
-    /* A fresh EPS for each deflated solve, with the user's -spectrum_eps_* options: SLEPc 3.18 sizes
-       its eigenvalue arrays by the basis, which a deflation space leaves larger than it was, so an
-       EPS reused with other dimensions writes past them (valgrind). */
+    /* A fresh EPS for each deflated solve, with the user's -spectrum_eps_* options. Reusing one is
+       unsafe in SLEPc 3.18: after a deflated solve the basis keeps the deflation columns as regular
+       ones (BVSetNumConstraints(V, 0)), and EPSAllocateSolution reallocates the eigenvalue arrays
+       only when the basis size differs from the new request, so a later solve with other
+       dimensions can find the sizes equal and write past arrays sized for the old ncv (valgrind). */
     PetscCall(EPSCreate(run->comm, &sp->deflated));
     PetscCall(EPSSetOptionsPrefix(sp->deflated, "spectrum_"));
     PetscCall(EPSSetProblemType(sp->deflated, EPS_HEP));
@@ -675,8 +677,8 @@ static PetscErrorCode CheckMultiplicity(LandStage s, PetscInt part)
       break;
     }
     PetscCall(PetscPrintf(run->comm,
-                          "spectrum: %s: deflated solve %" PetscInt_FMT " found %" PetscInt_FMT " eigenvalue(s) beyond the %" PetscInt_FMT
-                          "-th: copies were missing\n",
+                          "spectrum: %s: deflated solve %" PetscInt_FMT " found %" PetscInt_FMT " eigenvalue(s) beyond lambda_%" PetscInt_FMT
+                          ": copies were missing\n",
                           PartNames[part], e->solves - 1, below, k));
   }
   PetscFunctionReturn(0);
@@ -746,18 +748,21 @@ static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
     for (PetscInt i = 0; i < e->nconv; i++) h = PetscMax(h, PetscAbsReal(e->values[i]));
     for (PetscInt i = 0; i < e->nconv; i++) e->relres[i] = e->residuals[i] / PetscMax(PetscMax(h, sp->hnorm), PETSC_MACHINE_EPSILON);
   }
-  /* copies of the k-th value among the pairs found; copies the first solve had missed */
+  /* copies of the k-th value among the pairs found; copies the first solve had missed: positions
+     where its sorted list (of which the locked set keeps a prefix) differs from the final one */
   PetscCall(EPSGetTolerances(sp->eps, &tol, NULL));
   if (e->nconv) {
-    PetscInt first = 0;
+    PetscInt j     = 0;
     kth            = Toward(part, e->values[e->nconv - 1]);
     e->cluster_tol = tol * PetscMax(PetscAbsReal(kth), sp->hnorm);
-    for (PetscInt i = 0; i < sp->nlock; i++) {
-      PetscReal x = Toward(part, sp->lock_values[i]);
-      if (PetscAbsReal(x - kth) <= e->cluster_tol) e->kth_copies++;
-      if (sp->lock_origin[i] == 0 && x <= kth + e->cluster_tol) first++;
+    for (PetscInt i = 0; i < sp->nlock; i++)
+      if (PetscAbsReal(Toward(part, sp->lock_values[i]) - kth) <= e->cluster_tol) e->kth_copies++;
+    for (PetscInt i = 0; i < sp->nlock && j < e->nconv; i++) {
+      if (sp->lock_origin[i]) continue;
+      if (PetscAbsReal(sp->lock_values[i] - e->values[j]) > tol * PetscMax(PetscAbsReal(e->values[j]), sp->hnorm)) e->added++;
+      j++;
     }
-    e->added = PetscMax(0, e->nconv - first);
+    e->added += e->nconv - j;
   }
   PetscCall(LockTruncate(sp, 0));
   sp->done[part] = PETSC_TRUE;
