@@ -646,6 +646,26 @@ static PetscErrorCode CheckMultiplicity(LandStage s, PetscInt part)
     PetscCall(EPSSetOptionsPrefix(sp->deflated, "spectrum_"));
     PetscCall(EPSSetProblemType(sp->deflated, EPS_HEP));
     PetscCall(EPSSetFromOptions(sp->deflated));
+    {
+      /* and the preconditioner the main solve ended up with: a preconditioned solver (gd, jd) set
+         up first for the largest pairs has none on the shell, while a fresh one for the smallest
+         pairs tried ILU or block Jacobi on it and failed, as -spectrum_which smallest did before
+         this check ("Not for parallel matrix type shell"; -spectrum_st_pc_type none avoids it) */
+      ST     st;
+      KSP    ksp;
+      PC     pc;
+      PCType type;
+      PetscCall(EPSGetST(sp->eps, &st));
+      PetscCall(STGetKSP(st, &ksp));
+      PetscCall(KSPGetPC(ksp, &pc));
+      PetscCall(PCGetType(pc, &type));
+      if (type) {
+        PetscCall(EPSGetST(sp->deflated, &st));
+        PetscCall(STGetKSP(st, &ksp));
+        PetscCall(KSPGetPC(ksp, &pc));
+        PetscCall(PCSetType(pc, type));
+      }
+    }
     PetscCall(EPSSetTolerances(sp->deflated, tol, maxit));
     /* the verdict rests on the most extreme eigenvalue of the deflated problem: ask for that one
        (further pairs the solve converges join too); asking for k cost 2.3 times the products on
