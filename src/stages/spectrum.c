@@ -604,12 +604,12 @@ static PetscErrorCode CheckMultiplicity(LandStage s, PetscInt part)
   Spectrum          *sp  = (Spectrum *)s->data;
   LandRun            run = s->run;
   Extreme           *e   = &sp->ext[part];
-  PetscInt           P   = run->obj->P, ncv, maxit;
+  PetscInt           P   = run->obj->P, ncv, mpd, maxit;
   PetscReal          tol;
   EPSConvergedReason reason;
 
   PetscFunctionBeginUser;
-  PetscCall(EPSGetDimensions(sp->eps, NULL, &ncv, NULL));
+  PetscCall(EPSGetDimensions(sp->eps, NULL, &ncv, &mpd));
   PetscCall(EPSGetTolerances(sp->eps, &tol, &maxit));
   /* ||H||, the scale of the convergence test, known once the largest is found */
   if (part == PART_LARGEST) sp->hnorm = PetscMax(sp->hnorm, PetscAbsReal(sp->lock_values[0]));
@@ -670,7 +670,7 @@ static PetscErrorCode CheckMultiplicity(LandStage s, PetscInt part)
     /* the verdict rests on the most extreme eigenvalue of the deflated problem: ask for that one
        (further pairs the solve converges join too); asking for k cost 2.3 times the products on
        the smallest pairs of a 682-parameter tanh net (docs/algorithms.md) */
-    PetscCall(EPSSetDimensions(sp->deflated, 1, PetscMin(ncv, rest), PETSC_DEFAULT));
+    PetscCall(EPSSetDimensions(sp->deflated, 1, PetscMin(ncv, rest), mpd > 0 ? PetscMin(mpd, PetscMin(ncv, rest)) : PETSC_DEFAULT));
     PetscCall(SetUpPart(s, sp->deflated, part));
     PetscCall(EPSSetDeflationSpace(sp->deflated, sp->nlock, sp->lock_vecs));
     PetscCall(WarmStart(s, sp->deflated, part)); /* a resumed deflated solve: its saved basis */
