@@ -20,8 +20,8 @@ typedef struct _p_LandCheckpoint *LandCheckpoint;
 /* ---- Logging (src/log_events.c) ---- */
 extern PetscClassId  LAND_CLASSID;
 extern PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve,
-    LAND_SLQ, LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis, LAND_Predictor, LAND_Corrector, LAND_PathPCA, LAND_Slice,
-    LAND_SlicePrecompute, LAND_Persistence;
+    LAND_EPSMultiplicity, LAND_SLQ, LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis, LAND_Predictor, LAND_Corrector, LAND_PathPCA,
+    LAND_Slice, LAND_SlicePrecompute, LAND_Persistence;
 PetscErrorCode LandRegisterLogEvents(void);
 
 /* ---- Data (src/data) ---- */

@@ -2,9 +2,9 @@
 #include <landscape.h>
 
 PetscClassId  LAND_CLASSID;
-PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve, LAND_SLQ,
-    LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis, LAND_Predictor, LAND_Corrector, LAND_PathPCA, LAND_Slice, LAND_SlicePrecompute,
-    LAND_Persistence;
+PetscLogEvent LAND_Forward, LAND_Backward, LAND_HessMult, LAND_Jacobian, LAND_DataLoad, LAND_IO, LAND_Reduce, LAND_Train, LAND_EPSSolve,
+    LAND_EPSMultiplicity, LAND_SLQ, LAND_SNESSolve, LAND_Simplex, LAND_SimplexPass, LAND_SimplexBasis, LAND_Predictor, LAND_Corrector, LAND_PathPCA,
+    LAND_Slice, LAND_SlicePrecompute, LAND_Persistence;
 
 PetscErrorCode LandRegisterLogEvents(void)
 {
@@ -19,6 +19,7 @@ PetscErrorCode LandRegisterLogEvents(void)
   PetscCall(PetscLogEventRegister("TrainStep", LAND_CLASSID, &LAND_Train));
   PetscCall(PetscLogEventRegister("IO", LAND_CLASSID, &LAND_IO));
   PetscCall(PetscLogEventRegister("EPSSolveHess", LAND_CLASSID, &LAND_EPSSolve));
+  PetscCall(PetscLogEventRegister("EPSMultiplicity", LAND_CLASSID, &LAND_EPSMultiplicity));
   PetscCall(PetscLogEventRegister("SLQ", LAND_CLASSID, &LAND_SLQ));
   PetscCall(PetscLogEventRegister("Stationary", LAND_CLASSID, &LAND_SNESSolve));
   PetscCall(PetscLogEventRegister("Simplex", LAND_CLASSID, &LAND_Simplex));

@@ -1,7 +1,8 @@
 /* Stage 'spectrum': the Hessian at the current point, seen through SLEPc.
    - extreme eigenpairs: the k smallest and the k largest algebraic eigenvalues of the exact Hessian
      shell with SLEPc EPS (Krylov-Schur unless -spectrum_eps_type says otherwise), each with its
-     residual ||H v - lambda v||, computed again after the solve;
+     residual ||H v - lambda v||, computed again after the solve; every copy of a multiple eigenvalue
+     counts, made sure of by deflated solves (locking and restarting) until none is missing;
    - Morse index: exact for P <= -spectrum_dense_max (the dense Hessian assembled from P products,
      all eigenvalues by LAPACK dsyev), otherwise the negative eigenvalues found plus a stochastic
      Lanczos quadrature estimate of the negative mass;
@@ -25,25 +26,39 @@ static const char *const PartNames[] = {"smallest", "largest", "dense", "slq", "
 typedef struct {
   PetscInt  nconv;
   PetscReal values[64], residuals[64], relres[64];
-  PetscInt  its, hvp;
+  PetscInt  its, hvp; /* over all solves of the part */
   PetscReal time;
+  /* the multiplicity check */
+  PetscInt  solves;      /* EPSSolve calls: the first and the deflated ones */
+  PetscInt  check_its;   /* iterations of the deflated solves */
+  PetscInt  check_hvp;   /* Hessian products of the deflated solves */
+  PetscInt  added;       /* of the k values, those first found by a deflated solve */
+  PetscInt  kth_copies;  /* pairs found within cluster_tol of the k-th value: a lower bound on its multiplicity */
+  PetscReal cluster_tol; /* tol * max(|lambda_k|, ||H||): values closer than this are copies of one eigenvalue */
+  PetscInt  certified;   /* 1: a deflated solve found nothing beyond the k-th value; 0: not made sure (why: printed); -1: no check */
 } Extreme;
 
 typedef struct {
   Which     which;
   PetscInt  nev, dense_max, slq_probes, slq_steps, trace_probes;
   PetscReal zero_tol, grad_tol, flat_tol;
-  PetscBool save_vectors;
+  PetscBool save_vectors, multiplicity_check;
   char      initial[PETSC_MAX_PATH_LEN];
   EPS       eps;
+  EPS       deflated; /* the deflated solve in progress (multiplicity check), or NULL */
   Mat       H;
   /* progress: parts done, their results; the part in progress and its warm-start vectors */
-  PetscBool  done[NPART];
-  PetscInt   part;
-  Extreme    ext[2];
-  Vec       *vecs[2]; /* converged eigenvectors of each part */
-  Vec       *warm;    /* warm start for the part in progress */
-  PetscInt   nwarm;
+  PetscBool done[NPART];
+  PetscInt  part;
+  Extreme   ext[2];
+  Vec      *vecs[2]; /* converged eigenvectors of each part */
+  Vec      *warm;    /* warm start for the part in progress */
+  PetscInt  nwarm;
+  /* the converged pairs of the part in progress, most extreme first: the deflation space */
+  PetscInt   nlock, maxlock;
+  PetscReal *lock_values;
+  PetscInt  *lock_origin; /* the solve that found the pair: 0 the first, i > 0 the i-th deflated one */
+  Vec       *lock_vecs;
   PetscReal *dense_eigs; /* P eigenvalues (PART_DENSE) */
   PetscReal  dense_asym;
   PetscReal *slq_nodes, *slq_weights; /* probes x steps */
@@ -78,6 +93,10 @@ static PetscErrorCode SetFromOptions_Spectrum(LandStage s)
                             sp->slq_steps, &sp->slq_steps, NULL));
   PetscCall(PetscOptionsInt("-spectrum_trace_probes", "Hutchinson trace estimator: number of Rademacher probes (0: no trace)", "", sp->trace_probes,
                             &sp->trace_probes, NULL));
+  PetscCall(PetscOptionsBool("-spectrum_multiplicity_check",
+                             "After each extreme solve, deflate the pairs found and solve again until no eigenvalue beyond the k-th is missing "
+                             "(every copy of a multiple eigenvalue among the k); costs one or more deflated solves",
+                             "", sp->multiplicity_check, &sp->multiplicity_check, NULL));
   PetscCall(PetscOptionsBool("-spectrum_save_vectors", "Write the eigenvectors to results.h5 (<group>/smallest/vector_<i>)", "", sp->save_vectors,
                              &sp->save_vectors, NULL));
   PetscCall(PetscOptionsString("-spectrum_initial", "Warm start: an HDF5 file (results or checkpoint) with spectrum/{smallest,largest}/vector_<i>",
@@ -118,7 +137,10 @@ static PetscErrorCode SetFromOptions_Spectrum(LandStage s)
     PetscCall(PetscOptionsHasName(NULL, NULL, "-spectrum_eps_max_it", &set_its));
     if (!set_ncv) PetscCall(EPSSetDimensions(sp->eps, sp->nev, PetscMax(64, 2 * sp->nev), PETSC_DEFAULT));
     PetscCall(EPSGetTolerances(sp->eps, &tol, &its));
-    if (!set_its) PetscCall(EPSSetTolerances(sp->eps, tol, 1000));
+    /* the tolerance EPSSetUp would choose, set now: the multiplicity check and the dense
+       reconciliation read it, also in a resumed run that has not set up this EPS */
+    if (tol == (PetscReal)PETSC_DEFAULT) tol = SLEPC_DEFAULT_TOL;
+    PetscCall(EPSSetTolerances(sp->eps, tol, set_its ? its : 1000));
   }
   {
     const char *conv[] = {"-spectrum_eps_conv_abs", "-spectrum_eps_conv_rel", "-spectrum_eps_conv_norm", "-spectrum_eps_conv_user"};
@@ -150,7 +172,11 @@ static PetscErrorCode Save_Spectrum(LandStage s, LandCheckpoint ck)
     PetscCall(PetscSNPrintf(name, sizeof(name), "%s_info", PartNames[p]));
     {
       PetscReal info[4] = {(PetscReal)e->nconv, (PetscReal)e->its, (PetscReal)e->hvp, e->time};
+      PetscReal mult[7] = {(PetscReal)e->solves,     (PetscReal)e->check_its, (PetscReal)e->check_hvp, (PetscReal)e->added,
+                           (PetscReal)e->kth_copies, e->cluster_tol,          (PetscReal)e->certified};
       PetscCall(LandCheckpointPutArray(ck, name, 1, 4, info));
+      PetscCall(PetscSNPrintf(name, sizeof(name), "%s_multiplicity", PartNames[p]));
+      PetscCall(LandCheckpointPutArray(ck, name, 1, 7, mult));
     }
     if (e->nconv) {
       PetscReal tab[3 * 64];
@@ -171,7 +197,7 @@ static PetscErrorCode Save_Spectrum(LandStage s, LandCheckpoint ck)
   if ((sp->part == PART_SMALLEST || sp->part == PART_LARGEST) && !sp->done[sp->part]) {
     BV       bv;
     PetscInt nb, nw;
-    PetscCall(EPSGetBV(sp->eps, &bv));
+    PetscCall(EPSGetBV(sp->deflated ? sp->deflated : sp->eps, &bv));
     PetscCall(BVGetActiveColumns(bv, NULL, &nb));
     nw = PetscMin(nb, sp->nev);
     PetscCall(LandCheckpointPutInt(ck, "warm_part", sp->part));
@@ -182,6 +208,24 @@ static PetscErrorCode Save_Spectrum(LandStage s, LandCheckpoint ck)
       PetscCall(PetscSNPrintf(name, sizeof(name), "warm_%" PetscInt_FMT, i));
       PetscCall(LandCheckpointPutVec(ck, name, v));
       PetscCall(BVRestoreColumn(bv, i, &v));
+    }
+    /* inside the multiplicity check: the pairs locked so far and the counts of the part */
+    if (sp->nlock) {
+      Extreme   *e       = &sp->ext[sp->part];
+      PetscReal  prog[6] = {(PetscReal)e->its, (PetscReal)e->hvp, e->time, (PetscReal)e->solves, (PetscReal)e->check_its, (PetscReal)e->check_hvp};
+      PetscReal *pairs;
+      PetscCall(LandCheckpointPutArray(ck, "locked_progress", 1, 6, prog));
+      PetscCall(PetscMalloc1(2 * sp->nlock, &pairs));
+      for (PetscInt i = 0; i < sp->nlock; i++) {
+        pairs[2 * i]     = sp->lock_values[i];
+        pairs[2 * i + 1] = sp->lock_origin[i];
+      }
+      PetscCall(LandCheckpointPutArray(ck, "locked_pairs", sp->nlock, 2, pairs));
+      PetscCall(PetscFree(pairs));
+      for (PetscInt i = 0; i < sp->nlock; i++) {
+        PetscCall(PetscSNPrintf(name, sizeof(name), "locked_vector_%" PetscInt_FMT, i));
+        PetscCall(LandCheckpointPutVec(ck, name, sp->lock_vecs[i]));
+      }
     }
   }
   if (sp->done[PART_DENSE] && sp->dense_eigs) {
@@ -223,6 +267,21 @@ static PetscErrorCode Load_Spectrum(LandStage s, LandCheckpoint ck)
     e->hvp   = (PetscInt)a[2];
     e->time  = a[3];
     PetscCall(PetscFree(a));
+    PetscCall(PetscSNPrintf(name, sizeof(name), "%s_multiplicity", PartNames[p]));
+    PetscCall(LandCheckpointHas(ck, name, &has));
+    e->certified = -1; /* (a checkpoint written before the multiplicity check existed) */
+    if (has) {
+      PetscCall(LandCheckpointGetArray(ck, name, &m, &n, &a));
+      PetscCheck(m * n == 7, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad spectrum/%s", name);
+      e->solves      = (PetscInt)a[0];
+      e->check_its   = (PetscInt)a[1];
+      e->check_hvp   = (PetscInt)a[2];
+      e->added       = (PetscInt)a[3];
+      e->kth_copies  = (PetscInt)a[4];
+      e->cluster_tol = a[5];
+      e->certified   = (PetscInt)a[6];
+      PetscCall(PetscFree(a));
+    }
     PetscCheck(e->nconv <= 64, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad spectrum/%s_info", PartNames[p]);
     if (e->nconv) {
       PetscCall(PetscSNPrintf(name, sizeof(name), "%s_pairs", PartNames[p]));
@@ -251,6 +310,38 @@ static PetscErrorCode Load_Spectrum(LandStage s, LandCheckpoint ck)
         PetscCall(LandCheckpointGetVec(ck, name, sp->warm[i]));
       }
     }
+  }
+  PetscCall(LandCheckpointHas(ck, "locked_pairs", &has));
+  if (has) {
+    PetscInt part;
+    Extreme *e;
+    PetscCall(LandCheckpointGetInt(ck, "warm_part", &part));
+    PetscCheck(part == PART_SMALLEST || part == PART_LARGEST, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad spectrum/warm_part");
+    e = &sp->ext[part];
+    PetscCall(LandCheckpointGetArray(ck, "locked_progress", &m, &n, &a));
+    PetscCheck(m * n == 6, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad spectrum/locked_progress");
+    e->its       = (PetscInt)a[0];
+    e->hvp       = (PetscInt)a[1];
+    e->time      = a[2];
+    e->solves    = (PetscInt)a[3];
+    e->check_its = (PetscInt)a[4];
+    e->check_hvp = (PetscInt)a[5];
+    PetscCall(PetscFree(a));
+    PetscCall(LandCheckpointGetArray(ck, "locked_pairs", &m, &n, &a));
+    PetscCheck(m > 0 && n == 2, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad spectrum/locked_pairs");
+    /* (three allocations: LockAppend grows each with PetscRealloc) */
+    PetscCall(PetscMalloc1(m, &sp->lock_values));
+    PetscCall(PetscMalloc1(m, &sp->lock_origin));
+    PetscCall(PetscMalloc1(m, &sp->lock_vecs));
+    sp->nlock = sp->maxlock = m;
+    for (PetscInt i = 0; i < m; i++) {
+      sp->lock_values[i] = a[2 * i];
+      sp->lock_origin[i] = (PetscInt)a[2 * i + 1];
+      PetscCall(VecDuplicate(s->run->theta, &sp->lock_vecs[i]));
+      PetscCall(PetscSNPrintf(name, sizeof(name), "locked_vector_%" PetscInt_FMT, i));
+      PetscCall(LandCheckpointGetVec(ck, name, sp->lock_vecs[i]));
+    }
+    PetscCall(PetscFree(a));
   }
   if (sp->done[PART_DENSE]) {
     PetscCall(LandCheckpointGetArray(ck, "dense_eigenvalues", &m, &n, &sp->dense_eigs));
@@ -281,16 +372,19 @@ static PetscErrorCode Load_Spectrum(LandStage s, LandCheckpoint ck)
 /* ---- extreme eigenpairs ---- */
 
 /* Stopping test: SLEPc's own, plus the checkpoint poll (signal, interval, wall clock). A stop
-   request ends the solve; the checkpoint written by the poll holds the leading basis vectors. */
+   request ends the solve; the checkpoint written by the poll holds the leading basis vectors (and,
+   inside the multiplicity check, the pairs locked so far). The poll counts the iterations of the
+   part, over its first and deflated solves. */
 static PetscErrorCode StopTest(EPS eps, PetscInt its, PetscInt max_it, PetscInt nconv, PetscInt nev, EPSConvergedReason *reason, void *ctx)
 {
-  LandStage s = (LandStage)ctx;
+  LandStage s  = (LandStage)ctx;
+  Spectrum *sp = (Spectrum *)s->data;
   PetscBool halt;
 
   PetscFunctionBeginUser;
   PetscCall(EPSStoppingBasic(eps, its, max_it, nconv, nev, reason, NULL));
   if (*reason != EPS_CONVERGED_ITERATING || its == 0) PetscFunctionReturn(0);
-  PetscCall(LandCheckpointPoll(s->run->ckpt, s, its, &halt));
+  PetscCall(LandCheckpointPoll(s->run->ckpt, s, sp->ext[sp->part].its + its, &halt));
   if (halt) *reason = EPS_CONVERGED_USER;
   PetscFunctionReturn(0);
 }
@@ -367,82 +461,307 @@ static PetscErrorCode ReadInitial(LandStage s, PetscInt part)
   PetscFunctionReturn(0);
 }
 
+/* x on the part's own axis, where the most extreme eigenvalue is the smallest. Not Collective. */
+static inline PetscReal Toward(PetscInt part, PetscReal x)
+{
+  return part == PART_SMALLEST ? x : -x;
+}
+
+/* The converged pairs of the solve of eps join the locked set. Collective. */
+static PetscErrorCode LockAppend(LandStage s, EPS eps, PetscInt origin)
+{
+  Spectrum *sp = (Spectrum *)s->data;
+  PetscInt  nc;
+
+  PetscFunctionBeginUser;
+  PetscCall(EPSGetConverged(eps, &nc));
+  if (sp->nlock + nc > sp->maxlock) {
+    PetscInt m = PetscMax(2 * sp->maxlock, sp->nlock + nc);
+    PetscCall(PetscRealloc(sizeof(PetscReal) * m, &sp->lock_values));
+    PetscCall(PetscRealloc(sizeof(PetscInt) * m, &sp->lock_origin));
+    PetscCall(PetscRealloc(sizeof(Vec) * m, &sp->lock_vecs));
+    sp->maxlock = m;
+  }
+  for (PetscInt i = 0; i < nc; i++, sp->nlock++) {
+    PetscCall(VecDuplicate(s->run->theta, &sp->lock_vecs[sp->nlock]));
+    PetscCall(EPSGetEigenpair(eps, i, &sp->lock_values[sp->nlock], NULL, sp->lock_vecs[sp->nlock], NULL));
+    sp->lock_origin[sp->nlock] = origin;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* The locked set, most extreme first (insertion sort: the set is short and nearly sorted). Not Collective. */
+static PetscErrorCode LockSort(Spectrum *sp, PetscInt part)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt i = 1; i < sp->nlock; i++)
+    for (PetscInt j = i; j > 0 && Toward(part, sp->lock_values[j]) < Toward(part, sp->lock_values[j - 1]); j--) {
+      PetscReal x            = sp->lock_values[j];
+      PetscInt  o            = sp->lock_origin[j];
+      Vec       v            = sp->lock_vecs[j];
+      sp->lock_values[j]     = sp->lock_values[j - 1];
+      sp->lock_origin[j]     = sp->lock_origin[j - 1];
+      sp->lock_vecs[j]       = sp->lock_vecs[j - 1];
+      sp->lock_values[j - 1] = x;
+      sp->lock_origin[j - 1] = o;
+      sp->lock_vecs[j - 1]   = v;
+    }
+  PetscFunctionReturn(0);
+}
+
+/* Keep the n most extreme locked pairs. Collective (the vectors). */
+static PetscErrorCode LockTruncate(Spectrum *sp, PetscInt n)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt i = n; i < sp->nlock; i++) PetscCall(VecDestroy(&sp->lock_vecs[i]));
+  sp->nlock = PetscMin(sp->nlock, n);
+  PetscFunctionReturn(0);
+}
+
+/* The warm-start vectors (a checkpoint's basis or -spectrum_initial), if any, for the next solve of eps. Collective. */
+static PetscErrorCode WarmStart(LandStage s, EPS eps, PetscInt part)
+{
+  Spectrum *sp = (Spectrum *)s->data;
+  EPSType   type;
+
+  PetscFunctionBeginUser;
+  if (!sp->nwarm) PetscFunctionReturn(0);
+  /* Krylov methods start from one vector: give them the sum of the previous approximations */
+  PetscCall(EPSGetType(eps, &type));
+  if (sp->nwarm > 1 && (!strcmp(type, EPSKRYLOVSCHUR) || !strcmp(type, EPSLANCZOS) || !strcmp(type, EPSARNOLDI) || !strcmp(type, EPSPOWER))) {
+    for (PetscInt i = 1; i < sp->nwarm; i++) PetscCall(VecAXPY(sp->warm[0], 1.0, sp->warm[i]));
+    PetscCall(EPSSetInitialSpace(eps, 1, sp->warm));
+  } else
+    PetscCall(EPSSetInitialSpace(eps, sp->nwarm, sp->warm));
+  PetscCall(PetscPrintf(s->run->comm, "spectrum: %s: warm start from %" PetscInt_FMT " vector(s)\n", PartNames[part], sp->nwarm));
+  PetscFunctionReturn(0);
+}
+
+/* One EPSSolve of the part under a log event; its iterations, products and time add to the part's. Collective. */
+static PetscErrorCode SolveOnce(LandStage s, EPS eps, PetscInt part, PetscLogEvent event, EPSConvergedReason *reason)
+{
+  Spectrum      *sp  = (Spectrum *)s->data;
+  LandRun        run = s->run;
+  Extreme       *e   = &sp->ext[part];
+  PetscInt64     h0  = run->obj->nhvp;
+  PetscInt       its;
+  PetscLogDouble t0, t1;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscTime(&t0));
+  PetscCall(PetscLogEventBegin(event, 0, 0, 0, 0));
+  PetscCall(EPSSolve(eps));
+  PetscCall(PetscLogEventEnd(event, 0, 0, 0, 0));
+  PetscCall(PetscTime(&t1));
+  PetscCall(VecDestroyVecs(sp->nwarm, &sp->warm));
+  sp->nwarm = 0;
+  PetscCall(EPSGetConvergedReason(eps, reason));
+  PetscCall(EPSGetIterationNumber(eps, &its));
+  e->its += its;
+  e->hvp += (PetscInt)(run->obj->nhvp - h0);
+  e->time += t1 - t0;
+  e->solves++;
+  PetscFunctionReturn(0);
+}
+
+/* What the stage sets on an EPS for a part: the operator, the stopping and convergence tests, and
+   which eigenvalues (the power method through a shift). Collective. */
+static PetscErrorCode SetUpPart(LandStage s, EPS eps, PetscInt part)
+{
+  Spectrum *sp = (Spectrum *)s->data;
+  EPSType   type;
+
+  PetscFunctionBeginUser;
+  PetscCall(EPSSetOperators(eps, sp->H, NULL));
+  PetscCall(EPSSetStoppingTestFunction(eps, StopTest, s, NULL));
+  PetscCall(EPSGetType(eps, &type));
+  if (!strcmp(type, EPSPOWER)) {
+    /* the power method finds the largest magnitude only: the smallest eigenvalues of H are the
+       largest in magnitude of H - ||H|| I (a shift SLEPc undoes in the values it returns) */
+    ST st;
+    PetscCall(EPSGetST(eps, &st));
+    PetscCall(STSetShift(st, part == PART_SMALLEST ? sp->hnorm : 0.0));
+    PetscCall(EPSSetWhichEigenpairs(eps, EPS_LARGEST_MAGNITUDE));
+  } else
+    PetscCall(EPSSetWhichEigenpairs(eps, part == PART_SMALLEST ? EPS_SMALLEST_REAL : EPS_LARGEST_REAL));
+  /* (SLEPc's power method accepts only its own convergence test) */
+  if (!sp->user_conv && strcmp(type, EPSPOWER)) PetscCall(EPSSetConvergenceTestFunction(eps, ConvTest, sp, NULL));
+  PetscFunctionReturn(0);
+}
+
+/* Locking and restarting, for multiplicities. A Krylov method started from one vector sees one
+   direction of the eigenspace of a multiple eigenvalue; any further copies it returns come from
+   round-off and restarts, so which copies go missing depends on the rank count and the BLAS. So:
+   deflate every pair found (EPSSetDeflationSpace) and solve again. An eigenvalue of the deflated
+   problem beyond the k-th value by more than cluster_tol is a copy that was missing: it joins the
+   locked set and the deflated solve is repeated, until one finds none. Then no eigenvalue more
+   extreme than the k-th is outside the locked set. Copies of the k-th value itself do not change
+   the k values: those found are counted (kth_copies), the others are not hunted. A deflated solve
+   that finds missing copies puts at least one among the k, so a first solve that converged needs
+   fewer than k of them; the loop stops after 2k + 1 deflated solves, not made sure. Collective. */
+static PetscErrorCode CheckMultiplicity(LandStage s, PetscInt part)
+{
+  Spectrum          *sp  = (Spectrum *)s->data;
+  LandRun            run = s->run;
+  Extreme           *e   = &sp->ext[part];
+  PetscInt           P   = run->obj->P, ncv, mpd, maxit;
+  PetscReal          tol;
+  EPSConvergedReason reason;
+
+  PetscFunctionBeginUser;
+  PetscCall(EPSGetDimensions(sp->eps, NULL, &ncv, &mpd));
+  PetscCall(EPSGetTolerances(sp->eps, &tol, &maxit));
+  /* ||H||, the scale of the convergence test, known once the largest is found */
+  if (part == PART_LARGEST) sp->hnorm = PetscMax(sp->hnorm, PetscAbsReal(sp->lock_values[0]));
+  e->certified = 0;
+  for (;;) {
+    PetscInt  k = PetscMin(sp->nev, sp->nlock), n, rest, below = 0, h, it;
+    PetscReal kth = Toward(part, sp->lock_values[k - 1]), delta = tol * PetscMax(PetscAbsReal(kth), sp->hnorm);
+
+    /* beyond the cluster of the k-th value a pair can no longer be among the k */
+    for (n = sp->nlock; n > k && Toward(part, sp->lock_values[n - 1]) > kth + delta; n--) {}
+    PetscCall(LockTruncate(sp, n));
+    rest = P - sp->nlock;
+    if (e->solves - 1 >= 2 * sp->nev + 1) {
+      PetscCall(PetscPrintf(run->comm,
+                            "spectrum: %s: multiplicity check stopped after %" PetscInt_FMT " deflated solves, each finding missing copies\n",
+                            PartNames[part], e->solves - 1));
+      break;
+    }
+    if (rest == 0) { /* every eigenvalue is locked */
+      e->certified = 1;
+      break;
+    }
+    if (rest < 2) {
+      PetscCall(
+          PetscPrintf(run->comm, "spectrum: %s: multiplicity check stopped: one dimension left, too few for a Krylov solve\n", PartNames[part]));
+      break;
+    }
+    /* A fresh EPS for each deflated solve, with the user's -spectrum_eps_* options. Reusing one is
+       unsafe in SLEPc 3.18: after a deflated solve the basis keeps the deflation columns as regular
+       ones (BVSetNumConstraints(V, 0)), and EPSAllocateSolution reallocates the eigenvalue arrays
+       only when the basis size differs from the new request, so a later solve with other
+       dimensions can find the sizes equal and write past arrays sized for the old ncv (valgrind). */
+    PetscCall(EPSCreate(run->comm, &sp->deflated));
+    PetscCall(EPSSetOptionsPrefix(sp->deflated, "spectrum_"));
+    PetscCall(EPSSetProblemType(sp->deflated, EPS_HEP));
+    PetscCall(EPSSetFromOptions(sp->deflated));
+    {
+      /* and the preconditioner the main solve ended up with: a preconditioned solver (gd, jd) set
+         up first for the largest pairs has none on the shell, while a fresh one for the smallest
+         pairs tried ILU or block Jacobi on it and failed, as -spectrum_which smallest did before
+         this check ("Not for parallel matrix type shell"; -spectrum_st_pc_type none avoids it) */
+      ST     st;
+      KSP    ksp;
+      PC     pc;
+      PCType type;
+      PetscCall(EPSGetST(sp->eps, &st));
+      PetscCall(STGetKSP(st, &ksp));
+      PetscCall(KSPGetPC(ksp, &pc));
+      PetscCall(PCGetType(pc, &type));
+      if (type) {
+        PetscCall(EPSGetST(sp->deflated, &st));
+        PetscCall(STGetKSP(st, &ksp));
+        PetscCall(KSPGetPC(ksp, &pc));
+        PetscCall(PCSetType(pc, type));
+      }
+    }
+    PetscCall(EPSSetTolerances(sp->deflated, tol, maxit));
+    /* the verdict rests on the most extreme eigenvalue of the deflated problem: ask for that one
+       (further pairs the solve converges join too); asking for k cost 2.3 times the products on
+       the smallest pairs of a 682-parameter tanh net (docs/algorithms.md) */
+    PetscCall(EPSSetDimensions(sp->deflated, 1, PetscMin(ncv, rest), mpd > 0 ? PetscMin(mpd, PetscMin(ncv, rest)) : PETSC_DEFAULT));
+    PetscCall(SetUpPart(s, sp->deflated, part));
+    PetscCall(EPSSetDeflationSpace(sp->deflated, sp->nlock, sp->lock_vecs));
+    PetscCall(WarmStart(s, sp->deflated, part)); /* a resumed deflated solve: its saved basis */
+    h  = e->hvp;
+    it = e->its;
+    PetscCall(SolveOnce(s, sp->deflated, part, LAND_EPSMultiplicity, &reason));
+    e->check_hvp += e->hvp - h;
+    e->check_its += e->its - it;
+    if (!run->stop) {
+      n = sp->nlock;
+      PetscCall(LockAppend(s, sp->deflated, e->solves - 1));
+      for (PetscInt i = n; i < sp->nlock; i++)
+        if (Toward(part, sp->lock_values[i]) < kth - delta) below++;
+      PetscCall(LockSort(sp, part));
+    }
+    PetscCall(EPSDestroy(&sp->deflated));
+    if (run->stop) break;
+    if (reason <= 0) {
+      PetscCall(PetscPrintf(run->comm,
+                            "spectrum: %s: the deflated solve of the multiplicity check did not converge (%s): a copy of a multiple eigenvalue may "
+                            "be missing; raise -spectrum_eps_max_it or -spectrum_eps_ncv\n",
+                            PartNames[part], EPSConvergedReasons[reason]));
+      break;
+    }
+    if (!below) {
+      e->certified = 1;
+      break;
+    }
+    PetscCall(PetscPrintf(run->comm,
+                          "spectrum: %s: deflated solve %" PetscInt_FMT " found %" PetscInt_FMT " eigenvalue(s) beyond lambda_%" PetscInt_FMT
+                          ": copies were missing\n",
+                          PartNames[part], e->solves - 1, below, k));
+  }
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
 {
   Spectrum          *sp  = (Spectrum *)s->data;
   LandRun            run = s->run;
   Extreme           *e   = &sp->ext[part];
-  PetscInt64         h0;
-  PetscLogDouble     t0, t1;
   EPSConvergedReason reason;
-  EPSType            type;
+  PetscReal          tol, kth;
 
   PetscFunctionBeginUser;
   sp->part = part;
-  if (!sp->nwarm && sp->initial[0]) PetscCall(ReadInitial(s, part));
-  PetscCall(EPSSetOperators(sp->eps, sp->H, NULL));
-  PetscCall(EPSSetStoppingTestFunction(sp->eps, StopTest, s, NULL));
+  if (!sp->nlock) { /* a fresh part (a resumed multiplicity check keeps its locked pairs and counts) */
+    if (sp->vecs[part]) PetscCall(VecDestroyVecs(PetscMax(e->nconv, 1), &sp->vecs[part]));
+    PetscCall(PetscMemzero(e, sizeof(*e)));
+  } else
+    PetscCall(PetscPrintf(run->comm, "spectrum: %s: multiplicity check resumed with %" PetscInt_FMT " locked pairs\n", PartNames[part], sp->nlock));
+  if (!sp->nwarm && !sp->nlock && sp->initial[0]) PetscCall(ReadInitial(s, part));
   if (sp->hnorm == 0 && part == PART_SMALLEST) {
     if (sp->done[PART_LARGEST] && sp->ext[1].nconv)
       sp->hnorm = PetscAbsReal(sp->ext[1].values[0]);
     else
       PetscCall(LandHessianNormEstimate(sp->H, &sp->hnorm));
   }
-  PetscCall(EPSGetType(sp->eps, &type));
-  if (!strcmp(type, EPSPOWER)) {
-    /* the power method finds the largest magnitude only: the smallest eigenvalues of H are the
-       largest in magnitude of H - ||H|| I (a shift SLEPc undoes in the values it returns) */
-    ST st;
-    PetscCall(EPSGetST(sp->eps, &st));
-    PetscCall(STSetShift(st, part == PART_SMALLEST ? sp->hnorm : 0.0));
-    PetscCall(EPSSetWhichEigenpairs(sp->eps, EPS_LARGEST_MAGNITUDE));
-  } else
-    PetscCall(EPSSetWhichEigenpairs(sp->eps, part == PART_SMALLEST ? EPS_SMALLEST_REAL : EPS_LARGEST_REAL));
-  /* (SLEPc's power method accepts only its own convergence test) */
-  if (!sp->user_conv && strcmp(type, EPSPOWER)) PetscCall(EPSSetConvergenceTestFunction(sp->eps, ConvTest, sp, NULL));
-  if (sp->nwarm) {
-    /* Krylov methods start from one vector: give them the sum of the previous approximations */
-    PetscCall(EPSGetType(sp->eps, &type));
-    if (sp->nwarm > 1 && (!strcmp(type, EPSKRYLOVSCHUR) || !strcmp(type, EPSLANCZOS) || !strcmp(type, EPSARNOLDI) || !strcmp(type, EPSPOWER))) {
-      for (PetscInt i = 1; i < sp->nwarm; i++) PetscCall(VecAXPY(sp->warm[0], 1.0, sp->warm[i]));
-      PetscCall(EPSSetInitialSpace(sp->eps, 1, sp->warm));
-    } else
-      PetscCall(EPSSetInitialSpace(sp->eps, sp->nwarm, sp->warm));
-    PetscCall(PetscPrintf(run->comm, "spectrum: %s: warm start from %" PetscInt_FMT " vector(s)\n", PartNames[part], sp->nwarm));
+  PetscCall(SetUpPart(s, sp->eps, part));
+  if (!sp->nlock) {
+    PetscInt nc;
+    PetscCall(WarmStart(s, sp->eps, part));
+    PetscCall(SolveOnce(s, sp->eps, part, LAND_EPSSolve, &reason));
+    if (run->stop) PetscFunctionReturn(0);
+    PetscCall(EPSGetConverged(sp->eps, &nc));
+    PetscCheck(reason > 0, run->comm, PETSC_ERR_NOT_CONVERGED,
+               "spectrum: the %s eigensolve did not converge (%s after %" PetscInt_FMT " iterations, %" PetscInt_FMT " of %" PetscInt_FMT
+               " pairs); raise -spectrum_eps_max_it or -spectrum_eps_ncv, or loosen -spectrum_eps_tol",
+               PartNames[part], EPSConvergedReasons[reason], e->its, nc, sp->nev);
+    PetscCall(LockAppend(s, sp->eps, 0));
+    PetscCall(LockSort(sp, part));
   }
-  h0 = run->obj->nhvp;
-  PetscCall(PetscTime(&t0));
-  PetscCall(PetscLogEventBegin(LAND_EPSSolve, 0, 0, 0, 0));
-  PetscCall(EPSSolve(sp->eps));
-  PetscCall(PetscLogEventEnd(LAND_EPSSolve, 0, 0, 0, 0));
-  PetscCall(PetscTime(&t1));
-  PetscCall(VecDestroyVecs(sp->nwarm, &sp->warm));
-  sp->nwarm = 0;
-  PetscCall(EPSGetConvergedReason(sp->eps, &reason));
+  e->certified = -1;
+  if (sp->multiplicity_check) PetscCall(CheckMultiplicity(s, part));
   if (run->stop) PetscFunctionReturn(0);
-  PetscCall(EPSGetIterationNumber(sp->eps, &e->its));
-  PetscCall(EPSGetConverged(sp->eps, &e->nconv));
-  e->hvp  = (PetscInt)(run->obj->nhvp - h0);
-  e->time = t1 - t0;
-  PetscCheck(reason > 0, run->comm, PETSC_ERR_NOT_CONVERGED,
-             "spectrum: the %s eigensolve did not converge (%s after %" PetscInt_FMT " iterations, %" PetscInt_FMT " of %" PetscInt_FMT
-             " pairs); raise -spectrum_eps_max_it or -spectrum_eps_ncv, or loosen -spectrum_eps_tol",
-             PartNames[part], EPSConvergedReasons[reason], e->its, e->nconv, sp->nev);
-  e->nconv = PetscMin(e->nconv, sp->nev);
+
+  /* the k most extreme pairs, sorted: ascending for the smallest, descending for the largest */
+  e->nconv = PetscMin(sp->nlock, sp->nev);
   PetscCall(VecDuplicateVecs(run->theta, PetscMax(e->nconv, 1), &sp->vecs[part]));
   for (PetscInt i = 0; i < e->nconv; i++) {
-    Vec r;
-    PetscCall(EPSGetEigenpair(sp->eps, i, &e->values[i], NULL, sp->vecs[part][i], NULL));
+    Vec       r;
+    PetscReal nv;
+    e->values[i] = sp->lock_values[i];
+    PetscCall(VecCopy(sp->lock_vecs[i], sp->vecs[part][i]));
     /* the residual computed again from a fresh product, not taken from the solver */
     PetscCall(VecDuplicate(run->theta, &r));
     PetscCall(MatMult(sp->H, sp->vecs[part][i], r));
     PetscCall(VecAXPY(r, -e->values[i], sp->vecs[part][i]));
     PetscCall(LandVecNorm2(r, &e->residuals[i]));
-    {
-      PetscReal nv;
-      PetscCall(LandVecNorm2(sp->vecs[part][i], &nv));
-      e->residuals[i] /= nv;
-    }
+    PetscCall(LandVecNorm2(sp->vecs[part][i], &nv));
+    e->residuals[i] /= nv;
     e->relres[i] = e->residuals[i] / PetscMax(PetscMax(PetscAbsReal(e->values[i]), sp->hnorm), PETSC_MACHINE_EPSILON);
     PetscCall(VecDestroy(&r));
   }
@@ -452,23 +771,34 @@ static PetscErrorCode SolveExtreme(LandStage s, PetscInt part)
     for (PetscInt i = 0; i < e->nconv; i++) h = PetscMax(h, PetscAbsReal(e->values[i]));
     for (PetscInt i = 0; i < e->nconv; i++) e->relres[i] = e->residuals[i] / PetscMax(PetscMax(h, sp->hnorm), PETSC_MACHINE_EPSILON);
   }
-  /* ascending for the smallest, descending for the largest, whatever order the method found them in */
-  for (PetscInt i = 1; i < e->nconv; i++)
-    for (PetscInt j = i; j > 0 && (part == PART_SMALLEST ? e->values[j] < e->values[j - 1] : e->values[j] > e->values[j - 1]); j--) {
-      Vec        t    = sp->vecs[part][j];
-      PetscReal *a[3] = {e->values, e->residuals, e->relres};
-      for (PetscInt q = 0; q < 3; q++) {
-        PetscReal x = a[q][j];
-        a[q][j]     = a[q][j - 1];
-        a[q][j - 1] = x;
-      }
-      sp->vecs[part][j]     = sp->vecs[part][j - 1];
-      sp->vecs[part][j - 1] = t;
+  /* copies of the k-th value among the pairs found; copies the first solve had missed: positions
+     where its sorted list (of which the locked set keeps a prefix) differs from the final one */
+  PetscCall(EPSGetTolerances(sp->eps, &tol, NULL));
+  if (e->nconv) {
+    PetscInt j     = 0;
+    kth            = Toward(part, e->values[e->nconv - 1]);
+    e->cluster_tol = tol * PetscMax(PetscAbsReal(kth), sp->hnorm);
+    for (PetscInt i = 0; i < sp->nlock; i++)
+      if (PetscAbsReal(Toward(part, sp->lock_values[i]) - kth) <= e->cluster_tol) e->kth_copies++;
+    for (PetscInt i = 0; i < sp->nlock && j < e->nconv; i++) {
+      if (sp->lock_origin[i]) continue;
+      if (PetscAbsReal(sp->lock_values[i] - e->values[j]) > tol * PetscMax(PetscAbsReal(e->values[j]), sp->hnorm)) e->added++;
+      j++;
     }
+    e->added += e->nconv - j;
+  }
+  PetscCall(LockTruncate(sp, 0));
   sp->done[part] = PETSC_TRUE;
   PetscCall(PetscPrintf(run->comm,
                         "spectrum: %s %" PetscInt_FMT " eigenpairs in %" PetscInt_FMT " iterations, %" PetscInt_FMT " Hessian products, %.2f s\n",
                         PartNames[part], e->nconv, e->its, e->hvp, e->time));
+  if (e->certified >= 0)
+    PetscCall(
+        PetscPrintf(run->comm,
+                    "spectrum:   multiplicity check: %" PetscInt_FMT " deflated solve(s), %" PetscInt_FMT " Hessian products; %s; %" PetscInt_FMT
+                    " cop(ies) the first solve had missed; %" PetscInt_FMT " pair(s) found within %.1e of lambda_%" PetscInt_FMT "\n",
+                    e->solves - 1, e->check_hvp, e->certified ? "no eigenvalue beyond the k-th is missing" : "NOT made sure that none is missing",
+                    e->added, e->kth_copies, (double)e->cluster_tol, e->nconv));
   for (PetscInt i = 0; i < e->nconv; i++)
     PetscCall(PetscPrintf(run->comm, "spectrum:   lambda %+.10e  ||Hv - lambda v|| %.2e  (/max(|lambda|,||H||) %.2e)\n", (double)e->values[i],
                           (double)e->residuals[i], (double)e->relres[i]));
@@ -748,20 +1078,26 @@ static PetscErrorCode Classify(LandStage s)
     PetscCall(PetscSNPrintf(verdict, sizeof(verdict), "local minimum"));
   }
   {
-    char counts[128];
+    /* only what was computed: -spectrum_which largest has no lambda_min, a zero gradient no flat ratio */
+    char   lams[96] = "", counts[128] = "", flats[96] = "";
+    size_t len;
+    if (!PetscIsNanReal(lmin)) PetscCall(PetscSNPrintf(lams, sizeof(lams), "lambda_min = %.6e", (double)lmin));
+    if (!PetscIsNanReal(lmax)) {
+      PetscCall(PetscStrlen(lams, &len));
+      PetscCall(PetscSNPrintf(lams + len, sizeof(lams) - len, "%slambda_max = %.6e", len ? ", " : "", (double)lmax));
+    }
     if (exact)
       PetscCall(PetscSNPrintf(counts, sizeof(counts),
-                              "all %" PetscInt_FMT " eigenvalues: %" PetscInt_FMT " negative, %" PetscInt_FMT " zero, %" PetscInt_FMT " positive", P,
-                              nneg, nzero, npos));
-    else
+                              "; all %" PetscInt_FMT " eigenvalues: %" PetscInt_FMT " negative, %" PetscInt_FMT " zero, %" PetscInt_FMT " positive",
+                              P, nneg, nzero, npos));
+    else if (sp->done[PART_SMALLEST])
       PetscCall(PetscSNPrintf(counts, sizeof(counts),
-                              "of the %" PetscInt_FMT " smallest computed: %" PetscInt_FMT " negative, %" PetscInt_FMT " zero",
-                              sp->done[PART_SMALLEST] ? sp->ext[0].nconv : 0, nneg, nzero));
-    PetscCall(PetscSNPrintf(basis, sizeof(basis),
-                            "||grad L|| = %.3e (grad_tol %.1e); lambda_min = %.6e, lambda_max = %.6e; zero band |lambda| <= %.3e; %s; "
-                            "||H g||/(||H|| ||g||) = %.3e (flat_tol %.1e)",
-                            (double)gnorm, (double)sp->grad_tol, (double)lmin, (double)lmax, (double)ztol, counts, (double)flat,
-                            (double)sp->flat_tol));
+                              "; of the %" PetscInt_FMT " smallest computed: %" PetscInt_FMT " negative, %" PetscInt_FMT " zero", sp->ext[0].nconv,
+                              nneg, nzero));
+    if (!PetscIsNanReal(flat))
+      PetscCall(PetscSNPrintf(flats, sizeof(flats), "; ||H g||/(||H|| ||g||) = %.3e (flat_tol %.1e)", (double)flat, (double)sp->flat_tol));
+    PetscCall(PetscSNPrintf(basis, sizeof(basis), "||grad L|| = %.3e (grad_tol %.1e); %s%szero band |lambda| <= %.3e%s%s", (double)gnorm,
+                            (double)sp->grad_tol, lams, lams[0] ? "; " : "", (double)ztol, counts, flats));
   }
   PetscCall(PetscPrintf(run->comm, "spectrum: verdict: %s\nspectrum:   because %s\n", verdict, basis));
   if (!PetscIsNanReal(negmass))
@@ -797,6 +1133,64 @@ static PetscErrorCode Classify(LandStage s)
   PetscFunctionReturn(0);
 }
 
+/* The k values against the dense eigenvalues, position by position (P <= -spectrum_dense_max). The
+   dense ones are exact up to dsyev's backward error, so a difference above the pair's own error
+   bound, max(tol max(|lambda|, ||H||), ||H v - lambda v||) + P eps ||H||, means that a copy is
+   missing or a pair misconverged: said in the file and printed, never left silent. Collective. */
+static PetscErrorCode ReconcileDense(LandStage s, PetscInt part)
+{
+  Spectrum   *sp  = (Spectrum *)s->data;
+  LandRun     run = s->run;
+  LandResults R   = run->results;
+  Extreme    *e   = &sp->ext[part];
+  PetscInt    P = run->obj->P, bad = -1, dense_copies = 0;
+  PetscReal  *de = sp->dense_eigs, hn, tol, maxdiff = 0, bad_bound = 0;
+  char        grp[128], sentence[640];
+
+  PetscFunctionBeginUser;
+  if (!e->nconv) PetscFunctionReturn(0);
+  hn = PetscMax(PetscMax(PetscAbsReal(de[0]), PetscAbsReal(de[P - 1])), PETSC_MACHINE_EPSILON);
+  PetscCall(EPSGetTolerances(sp->eps, &tol, NULL));
+  for (PetscInt i = 0; i < e->nconv; i++) {
+    PetscReal d     = part == PART_SMALLEST ? de[i] : de[P - 1 - i];
+    PetscReal diff  = PetscAbsReal(e->values[i] - d);
+    PetscReal bound = PetscMax(tol * PetscMax(PetscAbsReal(e->values[i]), hn), e->residuals[i]) + P * PETSC_MACHINE_EPSILON * hn;
+    maxdiff         = PetscMax(maxdiff, diff);
+    if (diff > bound && bad < 0) {
+      bad       = i;
+      bad_bound = bound;
+    }
+  }
+  {
+    /* how many copies the dense spectrum has of its k-th value */
+    PetscReal kth = part == PART_SMALLEST ? de[e->nconv - 1] : de[P - e->nconv];
+    for (PetscInt i = 0; i < P; i++)
+      if (PetscAbsReal(de[i] - kth) <= e->cluster_tol) dense_copies++;
+  }
+  if (bad < 0)
+    PetscCall(PetscSNPrintf(sentence, sizeof(sentence),
+                            "the %" PetscInt_FMT " values equal the %" PetscInt_FMT " %s dense eigenvalues position by position, copies included: "
+                            "max |difference| %.1e ||H||; the dense lambda_%" PetscInt_FMT " has %" PetscInt_FMT " cop(ies) within %.1e",
+                            e->nconv, e->nconv, PartNames[part], (double)(maxdiff / hn), e->nconv, dense_copies, (double)e->cluster_tol));
+  else {
+    PetscReal d = part == PART_SMALLEST ? de[bad] : de[P - 1 - bad];
+    PetscCall(
+        PetscSNPrintf(sentence, sizeof(sentence),
+                      "lambda_%" PetscInt_FMT " = %.10e against the dense %.10e, %.1e ||H|| apart (bound %.1e ||H||): %s; the dense eigenvalues "
+                      "(dense/eigenvalues) are exact",
+                      bad + 1, (double)e->values[bad], (double)d, (double)(PetscAbsReal(e->values[bad] - d) / hn), (double)(bad_bound / hn),
+                      e->certified < 0 ? "a copy of a multiple eigenvalue is missing (the multiplicity check was off: -spectrum_multiplicity_check)"
+                      : e->certified == 0 ? "a copy of a multiple eigenvalue is missing (the multiplicity check could not make sure)"
+                                          : "a pair misconverged or a copy is missing although the multiplicity check found none"));
+  }
+  PetscCall(PetscPrintf(run->comm, "spectrum: %s%s: %s\n", bad < 0 ? "" : "WARNING: ", PartNames[part], sentence));
+  PetscCall(PetscStrncpy(grp, LandStagePath(s, PartNames[part]), sizeof(grp)));
+  PetscCall(LandResultsWriteAttrInt(R, grp, "dense_agree", bad < 0));
+  PetscCall(LandResultsWriteAttrReal(R, grp, "dense_max_difference", maxdiff / hn));
+  PetscCall(LandResultsWriteAttrString(R, grp, "dense_agreement", sentence));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode WriteResults(LandStage s)
 {
   Spectrum   *sp  = (Spectrum *)s->data;
@@ -821,6 +1215,18 @@ static PetscErrorCode WriteResults(LandStage s)
     info[3] = e->nconv;
     PetscCall(PetscSNPrintf(sub, sizeof(sub), "%s/solver", PartNames[p]));
     PetscCall(LandResultsWriteArray(R, LandStagePath(s, sub), 1, 4, info));
+    {
+      char grp[128];
+      PetscCall(PetscStrncpy(grp, LandStagePath(s, PartNames[p]), sizeof(grp)));
+      PetscCall(LandResultsWriteAttrInt(R, grp, "multiplicity_check", e->certified));
+      PetscCall(LandResultsWriteAttrInt(R, grp, "deflated_solves", PetscMax(e->solves - 1, 0)));
+      PetscCall(LandResultsWriteAttrInt(R, grp, "deflated_iterations", e->check_its));
+      PetscCall(LandResultsWriteAttrInt(R, grp, "deflated_products", e->check_hvp));
+      PetscCall(LandResultsWriteAttrInt(R, grp, "copies_added", e->added));
+      PetscCall(LandResultsWriteAttrInt(R, grp, "kth_copies", e->kth_copies));
+      PetscCall(LandResultsWriteAttrReal(R, grp, "cluster_tol", e->cluster_tol));
+    }
+    if (sp->done[PART_DENSE]) PetscCall(ReconcileDense(s, p));
     if (sp->save_vectors)
       for (PetscInt i = 0; i < e->nconv; i++) {
         PetscCall(PetscSNPrintf(sub, sizeof(sub), "%s/vector_%" PetscInt_FMT, PartNames[p], i));
@@ -889,6 +1295,11 @@ static PetscErrorCode Destroy_Spectrum(LandStage s)
   for (PetscInt p = 0; p < 2; p++)
     if (sp->vecs[p]) PetscCall(VecDestroyVecs(PetscMax(sp->ext[p].nconv, 1), &sp->vecs[p]));
   if (sp->warm) PetscCall(VecDestroyVecs(sp->nwarm, &sp->warm));
+  PetscCall(LockTruncate(sp, 0));
+  PetscCall(EPSDestroy(&sp->deflated));
+  PetscCall(PetscFree(sp->lock_values));
+  PetscCall(PetscFree(sp->lock_origin));
+  PetscCall(PetscFree(sp->lock_vecs));
   PetscCall(EPSDestroy(&sp->eps));
   PetscCall(MatDestroy(&sp->H));
   PetscCall(PetscFree(sp->dense_eigs));
@@ -904,21 +1315,22 @@ PetscErrorCode LandStageCreate_Spectrum(LandStage s)
 
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&sp));
-  sp->which         = WHICH_BOTH;
-  sp->dense_max     = 5000;
-  sp->zero_tol      = 1e-8;
-  sp->grad_tol      = 1e-6;
-  sp->flat_tol      = 1e-3;
-  sp->slq_probes    = 0;
-  sp->slq_steps     = 80;
-  sp->trace_probes  = 0;
-  sp->save_vectors  = PETSC_TRUE;
-  sp->part          = -1;
-  s->data           = sp;
-  s->setfromoptions = SetFromOptions_Spectrum;
-  s->run_stage      = Run_Spectrum;
-  s->destroy        = Destroy_Spectrum;
-  s->save           = Save_Spectrum;
-  s->load           = Load_Spectrum;
+  sp->which              = WHICH_BOTH;
+  sp->dense_max          = 5000;
+  sp->zero_tol           = 1e-8;
+  sp->grad_tol           = 1e-6;
+  sp->flat_tol           = 1e-3;
+  sp->slq_probes         = 0;
+  sp->slq_steps          = 80;
+  sp->trace_probes       = 0;
+  sp->save_vectors       = PETSC_TRUE;
+  sp->multiplicity_check = PETSC_TRUE;
+  sp->part               = -1;
+  s->data                = sp;
+  s->setfromoptions      = SetFromOptions_Spectrum;
+  s->run_stage           = Run_Spectrum;
+  s->destroy             = Destroy_Spectrum;
+  s->save                = Save_Spectrum;
+  s->load                = Load_Spectrum;
   PetscFunctionReturn(0);
 }
