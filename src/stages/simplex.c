@@ -102,12 +102,14 @@ typedef struct {
   PetscBool done, certified, cone_only, halted;
   char      verdict[64], test[512];
   /* degeneracy: counters; forced: phase 1's next direction is sx->v (after Escape) */
-  PetscInt   group, nlex, nset, nconcave, nslaved, nprobed, escapes;
-  PetscBool  forced;
-  PetscReal *bform;                /* nb x ncs: perturbation forms of the basis constraints over their rows' constraints */
-  PetscReal *sens;                 /* ncs x ncs: d zhat / d eps within one row */
-  Term      *terms;                /* a form being built */
-  PetscInt  *setq, nsetq, maxsetq; /* local constraints whose side Settle set, to restore them */
+  PetscInt       group, nlex, nset, nconcave, nslaved, nprobed, escapes;
+  PetscBool      forced;
+  PetscReal     *bform;                /* nb x ncs: perturbation forms of the basis constraints over their rows' constraints */
+  PetscReal     *sens;                 /* ncs x ncs: d zhat / d eps within one row */
+  Term          *terms;                /* a form being built */
+  PetscInt      *setq, nsetq, maxsetq; /* local constraints whose side Settle set, to restore them */
+  unsigned char *known;                /* nloc x ncs: active, and its side checked at an earlier vertex (CheckActive) */
+  PetscBool      checkall;             /* CheckActive looks at every active constraint, not only the new ones */
   /* history: one row per vertex */
   PetscInt   nhist, maxhist;
   PetscReal *hist, *verts;
@@ -1314,7 +1316,10 @@ static PetscErrorCode RatioAndEnter(LandStage s, PetscInt pos, PetscBool longste
    side; the value at the vertex does not change (it is zero), only which region the vertex is seen
    from. Rows are visited in layer order, so a changed unit is seen by the later constraints of its
    row. The ratio test keeps every state consistent by construction; this is where the first vertex
-   gets its states and where a decision of the round-off tolerances is mended. Returns the number of
+   gets its states and where a decision of the round-off tolerances is mended. A constraint that was
+   active and checked at the previous vertex keeps a consistent side through the pivot (the ratio
+   test is lexicographic), so only the newly active ones are looked at, unless sx->checkall (the
+   first vertex, after an escape or a resume, and after sides were set). Returns the number of
    states set. Collective. */
 static PetscErrorCode CheckActive(LandStage s, PetscInt *nset)
 {
@@ -1324,11 +1329,19 @@ static PetscErrorCode CheckActive(LandStage s, PetscInt *nset)
 
   PetscFunctionBeginUser;
   *nset = 0;
-  if (!sx->ntight) PetscFunctionReturn(0);
+  if (!sx->ntight) {
+    PetscCall(PetscArrayzero(sx->known, sx->nloc * n));
+    PetscFunctionReturn(0);
+  }
   PetscCall(BasisForms(s));
   for (PetscInt q = 0; q < sx->nloc * n; q++) {
     PetscReal zeta = sx->state[q] ? sx->alpha[q] : -sx->alpha[q];
-    if (sx->crit[q] || sx->flat[q] || PetscAbsReal(zeta) > sx->ztol[q]) continue;
+    if (sx->crit[q] || sx->flat[q] || PetscAbsReal(zeta) > sx->ztol[q]) {
+      sx->known[q] = 0;
+      continue;
+    }
+    if (sx->known[q] && !sx->checkall) continue;
+    sx->known[q] = 1;
     PetscCall(BuildForm(s, q / n, q % n, 1.0, &nt, &scale));
     if (FormCmp(sx->terms, nt, scale, NULL, 0, 0, sx->lex_tol) < 0) {
       sx->state[q] = (unsigned char)!sx->state[q];
@@ -1341,7 +1354,8 @@ static PetscErrorCode CheckActive(LandStage s, PetscInt *nset)
     }
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &set, 1, MPIU_INT, MPI_SUM, s->run->comm));
-  *nset = set;
+  *nset        = set;
+  sx->checkall = (PetscBool)(set > 0); /* new sides can change the forms of the others */
   PetscFunctionReturn(0);
 }
 
@@ -1413,7 +1427,8 @@ static PetscErrorCode Settle(LandStage s, PetscBool *reverted)
     else
       PetscCall(RebuildPartial(s, NULL));
     PetscCall(PassVertex(s, PETSC_FALSE));
-    nset = 0;
+    nset         = 0;
+    sx->checkall = PETSC_TRUE;
     if (reverted) *reverted = PETSC_TRUE;
   }
   sx->nset += nset;
@@ -1647,9 +1662,10 @@ static PetscErrorCode Escape(LandStage s)
   PetscFunctionBeginUser;
   PetscCall(DirDeriv(s, sx->v, PETSC_FALSE, PETSC_TRUE, &D));
   for (PetscInt i = 0; i < sx->nb; i++) SetCrit(sx, sx->basis[i], 0);
-  sx->nb     = 0;
-  sx->phase  = 3; /* phase 1 again, recorded apart */
-  sx->forced = PETSC_TRUE;
+  sx->nb       = 0;
+  sx->phase    = 3; /* phase 1 again, recorded apart */
+  sx->checkall = PETSC_TRUE;
+  sx->forced   = PETSC_TRUE;
   sx->escapes++;
   PetscCall(FullGradient(s));
   PetscFunctionReturn(0);
@@ -1903,6 +1919,8 @@ static PetscErrorCode SetUp(LandStage s)
   PetscCall(PetscMalloc3(sx->n0 * sx->ncs + 1, &sx->bform, sx->ncs * sx->ncs + 1, &sx->sens, (sx->n0 + 1) * sx->ncs + 1, &sx->terms));
   PetscCall(PetscMalloc3(w + 1, &sx->back, sx->n0 + 1, &sx->an, sx->n0 + 1, &sx->un));
   PetscCall(PetscCalloc3(sx->nloc * sx->ncs + 1, &sx->flat, sx->ncs + 1, &sx->reach, sx->nloc * sx->ncs + 1, &sx->kind));
+  PetscCall(PetscCalloc1(sx->nloc * sx->ncs + 1, &sx->known));
+  sx->checkall = PETSC_TRUE; /* the first vertex, or the one a checkpoint resumes at */
   PetscCall(PetscMalloc1(sx->nloc * sx->nk + 1, &sx->kinks));
   PetscCall(PetscMalloc4(sx->chunk * PetscMax(sx->ncs, w), &sx->Z, sx->chunk * PetscMax(sx->ncs, w), &sx->Zb, sx->chunk * w, &sx->tmp,
                          PetscMax(sx->nloc * sx->ncs, w) + 1, &sx->tmp2));
@@ -2410,6 +2428,7 @@ static PetscErrorCode Destroy_Simplex(LandStage s)
   PetscCall(PetscFree3(sx->bform, sx->sens, sx->terms));
   PetscCall(PetscFree3(sx->back, sx->an, sx->un));
   PetscCall(PetscFree3(sx->flat, sx->reach, sx->kind));
+  PetscCall(PetscFree(sx->known));
   PetscCall(PetscFree(sx->kinks));
   PetscCall(PetscFree(sx->pend));
   PetscCall(PetscFree(sx->crossed));
