@@ -122,7 +122,7 @@ typedef struct {
 } Simplex;
 
 #define NHIST     19
-#define NCOUNTERS 24 /* the walk's counters in a checkpoint */
+#define NCOUNTERS 25 /* the walk's counters in a checkpoint */
 static const char HistColumns[] =
     "vertex, phase, loss, step, entering_sample, entering_layer, entering_neuron, leaving_sample, leaving_layer, "
     "leaving_neuron, crossed, flips_tested, descent_edges, cond1, zero_step, drift, tight, kinks_crossed, tie_group";
@@ -1920,7 +1920,7 @@ static PetscErrorCode SetUp(LandStage s)
   PetscCall(PetscMalloc3(w + 1, &sx->back, sx->n0 + 1, &sx->an, sx->n0 + 1, &sx->un));
   PetscCall(PetscCalloc3(sx->nloc * sx->ncs + 1, &sx->flat, sx->ncs + 1, &sx->reach, sx->nloc * sx->ncs + 1, &sx->kind));
   PetscCall(PetscCalloc1(sx->nloc * sx->ncs + 1, &sx->known));
-  sx->checkall = PETSC_TRUE; /* the first vertex, or the one a checkpoint resumes at */
+  sx->checkall = PETSC_TRUE; /* the first vertex (a resumed walk reads it from the checkpoint) */
   PetscCall(PetscMalloc1(sx->nloc * sx->nk + 1, &sx->kinks));
   PetscCall(PetscMalloc4(sx->chunk * PetscMax(sx->ncs, w), &sx->Z, sx->chunk * PetscMax(sx->ncs, w), &sx->Zb, sx->chunk * w, &sx->tmp,
                          PetscMax(sx->nloc * sx->ncs, w) + 1, &sx->tmp2));
@@ -2316,14 +2316,15 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   c[21] = sx->nprobed;
   c[22] = sx->nconcave;
   c[23] = sx->xmax;
+  c[24] = sx->checkall;
   PetscCall(LandCheckpointPutArray(ck, "counters", 1, NCOUNTERS, c));
   PetscCall(LandCheckpointPutArray(ck, "history", sx->nhist, NHIST, sx->hist));
   PetscCall(LandCheckpointPutArray(ck, "vertices", sx->nhist, sx->n0, sx->verts));
-  /* states and basis flags of every (row, constraint), in global row order: any rank count resumes */
+  /* states, basis flags and known[] of every (row, constraint), in global row order: any rank count resumes */
   PetscCall(VecCreateMPI(s->run->comm, sx->nloc * sx->ncs, PETSC_DETERMINE, &st));
   PetscCall(VecGetOwnershipRange(st, &lo, NULL));
   PetscCall(VecGetArray(st, &a));
-  for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++) a[q] = sx->state[q] + 2 * sx->crit[q];
+  for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++) a[q] = sx->state[q] + 2 * sx->crit[q] + 4 * sx->known[q];
   PetscCall(VecRestoreArray(st, &a));
   PetscCall(LandCheckpointPutVec(ck, "states", st));
   PetscCall(VecDestroy(&st));
@@ -2385,6 +2386,7 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   sx->nprobed        = (PetscInt)c[21];
   sx->nconcave       = (PetscInt)c[22];
   sx->xmax           = c[23];
+  sx->checkall       = (PetscBool)(c[24] != 0);
   PetscCheck(sx->phase >= 1 && sx->phase <= 3 && sx->nb >= 0 && sx->nb <= sx->n0, s->run->comm, PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint: bad simplex/counters");
   PetscCall(GetExact(s, ck, "basis", 1, 2 * sx->n0, sx->u));
@@ -2406,9 +2408,10 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   PetscCall(VecGetArray(st, &a));
   for (PetscInt q = 0; q < sx->nloc * sx->ncs; q++) {
     PetscInt v = (PetscInt)a[q];
-    PetscCheck(v >= 0 && v <= 3, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad simplex/states");
+    PetscCheck(v >= 0 && v <= 7, s->run->comm, PETSC_ERR_FILE_UNEXPECTED, "checkpoint: bad simplex/states");
     sx->state[q] = (unsigned char)(v & 1);
-    sx->crit[q]  = (unsigned char)(v >> 1);
+    sx->crit[q]  = (unsigned char)((v >> 1) & 1);
+    sx->known[q] = (unsigned char)(v >> 2);
   }
   PetscCall(VecRestoreArray(st, &a));
   PetscCall(VecDestroy(&st));
