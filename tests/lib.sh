@@ -26,29 +26,48 @@ land() {
   mpiexec -n "$n" "$LAND" -skip_petscrc "$@"
 }
 
-# expect_ok NAME NRANKS ARGS...: the run must succeed.
-expect_ok() {
-  local name=$1 out; shift
-  if out=$(land "$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
-  LAST_OUT=$out
+# capture CMD...: run CMD with its stdout and stderr kept apart; sets out, err and rc (declare them
+# local in the caller). mpiexec forwards a rank's stdout and stderr on separate channels, so in a
+# 2>&1 pipe an error line can land in the middle of a progress line: never match stderr lines there.
+capture() {
+  local f; f=$(mktemp "$WORK/stderr.XXXXXX")
+  out=$("$@" 2>"$f"); rc=$?
+  err=$(cat "$f"); rm -f "$f"
 }
 
-# expect_error NAME PATTERN NRANKS ARGS...: the run must fail with exactly one line
+# streams: both streams of the last capture, for a failure message (not_ok keeps the last 15 lines).
+streams() {
+  printf 'stdout (last 6 lines):\n%s\nstderr:\n%s\n' "$(printf '%s\n' "$out" | tail -n 6)" "$(printf '%s\n' "$err" | tail -n 7)"
+}
+
+# one_error_line PREFIX PATTERN: the last capture failed (rc != 0) and its stderr holds exactly one
+# line starting with 'PREFIX: error:', and that line matches PATTERN. Sets nerr.
+one_error_line() {
+  nerr=$(printf '%s\n' "$err" | grep -c "^$1: error:")
+  [ "$rc" -ne 0 ] && [ "$nerr" -eq 1 ] && printf '%s\n' "$err" | grep "^$1: error:" | grep -q -- "$2"
+}
+
+# expect_ok NAME NRANKS ARGS...: the run must succeed.
+expect_ok() {
+  local name=$1 out err rc; shift
+  capture land "$@"
+  if [ $rc -eq 0 ]; then ok "$name"; else not_ok "$name (rc=$rc)" "$(streams)"; fi
+}
+
+# expect_error NAME PATTERN NRANKS ARGS...: the run must fail with exactly one stderr line
 # 'landscape: error: ...PATTERN...', a non-zero exit, and leave the output directory as it was
 # (the harness puts a sentinel results.h5 there first).
 expect_error() {
-  local name=$1 pat=$2 n=$3 dir out rc nerr before after; shift 3
+  local name=$1 pat=$2 n=$3 dir out err rc nerr before after; shift 3
   dir=$(mktemp -d "$WORK/err.XXXXXX")
   echo sentinel > "$dir/results.h5"
   before=$(md5sum "$dir/results.h5")
-  out=$(land "$n" -output_dir "$dir" "$@" 2>&1); rc=$?
-  nerr=$(printf '%s\n' "$out" | grep -c '^landscape: error:')
+  capture land "$n" -output_dir "$dir" "$@"
   after=$(md5sum "$dir/results.h5")
-  if [ $rc -ne 0 ] && [ "$nerr" -eq 1 ] && printf '%s\n' "$out" | grep '^landscape: error:' | grep -q -- "$pat" \
-     && [ "$before" = "$after" ] && [ ! -e "$dir/results.h5.tmp" ]; then
+  if one_error_line landscape "$pat" && [ "$before" = "$after" ] && [ ! -e "$dir/results.h5.tmp" ]; then
     ok "$name"
   else
-    not_ok "$name (rc=$rc, error lines=$nerr, expected /$pat/)" "$out"
+    not_ok "$name (rc=$rc, error lines=$nerr, expected /$pat/)" "$(streams)"
   fi
   rm -rf "$dir"
 }

@@ -26,11 +26,10 @@ with h5py.File('$SL/grids.h5', 'w') as f:
 "
 # 'landscape topology' is a subcommand: it comes first, before the options
 topology() { mpiexec -n 1 "$LAND" topology -skip_petscrc "$@"; }
-topology_error() { # NAME PATTERN ARGS...: a non-zero exit with one error line naming the cause
-  local name=$1 pat=$2 out rc; shift 2
-  out=$(topology "$@" 2>&1); rc=$?
-  if [ $rc -ne 0 ] && [ "$(printf '%s\n' "$out" | grep -c '^landscape: error:')" = 1 ] && printf '%s\n' "$out" | grep -q "^landscape: error:.*$pat"; then
-    ok "$name"; else not_ok "$name (rc=$rc)" "$out"; fi
+topology_error() { # NAME PATTERN ARGS...: a non-zero exit with one stderr error line naming the cause
+  local name=$1 pat=$2 out err rc nerr; shift 2
+  capture topology "$@"
+  if one_error_line landscape "$pat"; then ok "$name"; else not_ok "$name (rc=$rc, error lines=$nerr)" "$(streams)"; fi
 }
 for g in two_basins ring monkey bumps noise line; do
   if out=$(topology -topology_input $SL/grids.h5:/$g -topology_levels 201 -output_dir $SL/topo_$g 2>&1); then
