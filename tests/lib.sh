@@ -26,45 +26,67 @@ land() {
   mpiexec -n "$n" "$LAND" -skip_petscrc "$@"
 }
 
-# expect_ok NAME NRANKS ARGS...: the run must succeed.
-expect_ok() {
-  local name=$1 out; shift
-  if out=$(land "$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
-  LAST_OUT=$out
+# capture CMD...: run CMD with its stdout and stderr kept apart; sets out, err and rc (declare them
+# local in the caller). mpiexec forwards a rank's stdout and stderr on separate channels, so in a
+# 2>&1 pipe an error line can land in the middle of a progress line: never match stderr lines there.
+capture() {
+  local f; f=$(mktemp "$WORK/stderr.XXXXXX")
+  out=$("$@" 2>"$f"); rc=$?
+  err=$(cat "$f"); rm -f "$f"
 }
 
-# expect_error NAME PATTERN NRANKS ARGS...: the run must fail with exactly one line
+# streams: both streams of the last capture, for a failure message (not_ok keeps the last 15 lines).
+streams() {
+  printf 'stdout (last 6 lines):\n%s\nstderr:\n%s\n' "$(printf '%s\n' "$out" | tail -n 6)" "$(printf '%s\n' "$err" | tail -n 7)"
+}
+
+# one_error_line PREFIX PATTERN: the last capture failed (rc != 0) and its stderr holds exactly one
+# line starting with 'PREFIX: error:', and that line matches PATTERN. Sets nerr.
+one_error_line() {
+  nerr=$(printf '%s\n' "$err" | grep -c "^$1: error:")
+  [ "$rc" -ne 0 ] && [ "$nerr" -eq 1 ] && printf '%s\n' "$err" | grep "^$1: error:" | grep -q -- "$2"
+}
+
+# expect_ok NAME NRANKS ARGS...: the run must succeed.
+expect_ok() {
+  local name=$1 out err rc; shift
+  capture land "$@"
+  if [ $rc -eq 0 ]; then ok "$name"; else not_ok "$name (rc=$rc)" "$(streams)"; fi
+}
+
+# expect_error NAME PATTERN NRANKS ARGS...: the run must fail with exactly one stderr line
 # 'landscape: error: ...PATTERN...', a non-zero exit, and leave the output directory as it was
 # (the harness puts a sentinel results.h5 there first).
 expect_error() {
-  local name=$1 pat=$2 n=$3 dir out rc nerr before after; shift 3
+  local name=$1 pat=$2 n=$3 dir out err rc nerr before after; shift 3
   dir=$(mktemp -d "$WORK/err.XXXXXX")
   echo sentinel > "$dir/results.h5"
   before=$(md5sum "$dir/results.h5")
-  out=$(land "$n" -output_dir "$dir" "$@" 2>&1); rc=$?
-  nerr=$(printf '%s\n' "$out" | grep -c '^landscape: error:')
+  capture land "$n" -output_dir "$dir" "$@"
   after=$(md5sum "$dir/results.h5")
-  if [ $rc -ne 0 ] && [ "$nerr" -eq 1 ] && printf '%s\n' "$out" | grep '^landscape: error:' | grep -q -- "$pat" \
-     && [ "$before" = "$after" ] && [ ! -e "$dir/results.h5.tmp" ]; then
+  if one_error_line landscape "$pat" && [ "$before" = "$after" ] && [ ! -e "$dir/results.h5.tmp" ]; then
     ok "$name"
   else
-    not_ok "$name (rc=$rc, error lines=$nerr, expected /$pat/)" "$out"
+    not_ok "$name (rc=$rc, error lines=$nerr, expected /$pat/)" "$(streams)"
   fi
   rm -rf "$dir"
 }
 
-# same_datasets NAME FILE1 FILE2 DATASET...: bitwise equality (h5diff without tolerance).
+# same_datasets NAME FILE1 FILE2 DATASET...: bitwise equality: dtype, shape and the bytes of every
+# element (tests/same_bits.py; h5diff compares values, so -0.0 would pass for +0.0). On failure the
+# message names the first differing index of each dataset.
 same_datasets() {
-  local name=$1 a=$2 b=$3 ds msg=""; shift 3
-  for ds in "$@"; do
-    h5diff -q "$a" "$b" "$ds" "$ds" >/dev/null 2>&1 || msg="$msg $ds differs;"
-  done
-  if [ -z "$msg" ]; then ok "$name"; else not_ok "$name:$msg"; fi
+  local name=$1 a=$2 b=$3 msg; shift 3
+  if msg=$($PY "$ROOT/tests/same_bits.py" "$a" "$b" "$@" 2>&1); then ok "$name"; else not_ok "$name" "$msg"; fi
 }
 
-# pycheck NAME PYTHON-CODE: the code must exit 0 (use assert); h5py and numpy are imported.
+# pycheck NAME PYTHON-CODE: the code must exit 0 (use assert); h5py and numpy are imported, and
+# same_bits(a, b) tells bitwise equality of two arrays (dtype, shape, bytes; -0.0 is not +0.0).
 pycheck() {
   local name=$1 code=$2 out
   if out=$($PY -c "import h5py, numpy as np, sys
+def same_bits(a, b):
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 $code" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
 }

@@ -44,13 +44,13 @@ expect_error "parameter file of the wrong length" "expects 21 parameters" 1 $T -
 expect_error "parameter file without /theta" "no dataset /theta" 1 $T -net_theta $WORK/noY.h5
 expect_error "missing Hessian direction file" "no such file" 1 $T -stages eval -eval_hvp_direction $WORK/none.h5
 expect_error "diverging training (NaN loss)" "lower -train_lr" 1 $T -train_type sgd -train_lr 1e200 -train_epochs 3
-# Importer errors: one line, non-zero exit, no output file.
+# Importer errors: one stderr line 'landscape: error:', non-zero exit, no output file.
 printf '\x00\x00\x08\x05\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01junk' | gzip > $WORK/bad-idx.gz
 for c in "idx -images $WORK/bad-idx.gz -labels $WORK/bad-idx.gz -o $WORK/imp_bad.h5|magic" \
          "idx -images $WORK/none.gz -labels $WORK/none.gz -o $WORK/imp_bad.h5|none.gz" \
          "csv -file $WORK/none.csv -o $WORK/imp_bad.h5|none.csv"; do
   args=${c%|*}; pat=${c#*|}
-  out=$("$LAND" import $args 2>&1); rc=$?
-  if [ $rc -ne 0 ] && [ "$(printf '%s\n' "$out" | grep -c 'error')" -ge 1 ] && printf '%s' "$out" | grep -q -- "$pat" && [ ! -e $WORK/imp_bad.h5 ]; then
-    ok "import error: $pat"; else not_ok "import error: $pat (rc=$rc)" "$out"; fi
+  capture "$LAND" import $args
+  if one_error_line landscape "$pat" && [ ! -e $WORK/imp_bad.h5 ]; then
+    ok "import error: $pat"; else not_ok "import error: $pat (rc=$rc, error lines=$nerr)" "$(streams)"; fi
 done

@@ -26,11 +26,10 @@ with h5py.File('$SL/grids.h5', 'w') as f:
 "
 # 'landscape topology' is a subcommand: it comes first, before the options
 topology() { mpiexec -n 1 "$LAND" topology -skip_petscrc "$@"; }
-topology_error() { # NAME PATTERN ARGS...: a non-zero exit with one error line naming the cause
-  local name=$1 pat=$2 out rc; shift 2
-  out=$(topology "$@" 2>&1); rc=$?
-  if [ $rc -ne 0 ] && [ "$(printf '%s\n' "$out" | grep -c '^landscape: error:')" = 1 ] && printf '%s\n' "$out" | grep -q "^landscape: error:.*$pat"; then
-    ok "$name"; else not_ok "$name (rc=$rc)" "$out"; fi
+topology_error() { # NAME PATTERN ARGS...: a non-zero exit with one stderr error line naming the cause
+  local name=$1 pat=$2 out err rc nerr; shift 2
+  capture topology "$@"
+  if one_error_line landscape "$pat"; then ok "$name"; else not_ok "$name (rc=$rc, error lines=$nerr)" "$(streams)"; fi
 }
 for g in two_basins ring monkey bumps noise line; do
   if out=$(topology -topology_input $SL/grids.h5:/$g -topology_levels 201 -output_dir $SL/topo_$g 2>&1); then
@@ -153,7 +152,7 @@ ref = h5py.File('$SL/r1/results.h5')['/slice/loss'][:]
 for r in ('r2d', 'r2g', 'r3', 'plain'):
   f = h5py.File('$SL/' + r + '/results.h5'); L = f['/slice/loss'][:]
   e = np.abs(L / ref - 1).max(); print(r, f['/slice'].attrs['parallel'], 'max rel diff %.1e' % e, 'bitwise' if np.array_equal(L, ref) else '')
-  assert e < 1e-14 and np.array_equal(f['/slice/directions'][:], h5py.File('$SL/r1/results.h5')['/slice/directions'][:])
+  assert e < 1e-14 and same_bits(f['/slice/directions'][:], h5py.File('$SL/r1/results.h5')['/slice/directions'][:])
 assert h5py.File('$SL/r3/results.h5')['/slice'].attrs['parallel'] == b'grid' or h5py.File('$SL/r3/results.h5')['/slice'].attrs['parallel'] == 'grid'"
 # the eval stage at one grid point of the L2 run: theta written by numpy, loss compared
 $PY -c "

@@ -104,9 +104,9 @@ mkdir -p $MO/sk_sig
 for spec in "sigmoid with skip connections is refused|$MO/sk_sig|skip connections" "a missing survey directory|$MO/nothing|not a directory" \
             "a directory without tasks|$MO|no task_"; do
   IFS='|' read -r name dir pat <<< "$spec"
-  out=$($MC $dir 2>&1); rc=$?
-  if [ $rc -ne 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -q "^morse_count: error: .*$pat"; then ok "morse_count: $name"
-  else not_ok "morse_count: $name (rc=$rc)" "$out"; fi
+  capture $MC $dir
+  if one_error_line morse_count "$pat" && [ -z "$out" ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ]; then ok "morse_count: $name"
+  else not_ok "morse_count: $name (rc=$rc, error lines=$nerr)" "$(streams)"; fi
 done
 
 # ---- a small multi-start survey, checked against numpy ----

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real one-node SLURM on this machine for the tests: munge, slurmctld and slurmd, with a
 # configuration written here. Needs root and Debian's slurm-wlm and munge packages.
-#   tests/slurm/cluster.sh start   -> prints nothing on success; fails if the node is not idle in 60 s
+#   tests/slurm/cluster.sh start   -> prints nothing on success; fails if the node is not idle in 180 s
 #   tests/slurm/cluster.sh stop
 set -euo pipefail
 cmd=${1:-start}
@@ -51,7 +51,7 @@ PartitionName=main Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscri
 CONF
 /usr/sbin/slurmctld
 /usr/sbin/slurmd
-for i in $(seq 60); do
+for i in $(seq 180); do
   if sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|mixed)'; then exit 0; fi
   sleep 1
 done
