@@ -1460,15 +1460,15 @@ static PetscReal UnitSensitivity(Simplex *sx, LandNet net, const unsigned char *
   return b;
 }
 
-/* At a final vertex with constraints active beyond the basis, each of them (kind[]): KINK_CONVEX, a
-   kink that cannot make a descent direction: a residual (|r| >= s r for either side s), or a unit
-   whose loss sensitivity beta = d loss_row / d h is >= 0 while nothing after it in its row is
-   active or basic (beta max(z, slope z) is convex for beta >= 0); KINK_SLAVED, a constraint whose
-   hyperplane is one of the basis (u = B a has one nonzero entry: a duplicated row) and whose normal
-   no active constraint before it in its row can change, so that its side is fixed on each cone of
-   the basis fan; KINK_CONCAVE, any other. Replacing the convex kinks by the piece of their state
-   gives a lower bound of the loss that is linear on each cone of the basis fan, once the slaved ones
-   take the side of that cone. Collective (the counts). */
+/* At a final vertex with constraints active beyond the basis, each of them (kind[]): KINK_SLAVED, a
+   constraint whose hyperplane is one of the basis (u = B a has one nonzero entry: a duplicated row)
+   and whose normal no active constraint before it in its row can change, so that its side is fixed
+   on each cone of the basis fan (exact); else KINK_CONVEX, a kink that cannot make a descent
+   direction: a residual (|r| >= s r for either side s), or a unit whose loss sensitivity beta =
+   d loss_row / d h is >= 0 while nothing after it in its row is active or basic (beta max(z, slope z)
+   is convex for beta >= 0); else KINK_CONCAVE. Replacing the convex kinks by the piece of their
+   state gives a lower bound of the loss that is linear on each cone of the basis fan, once the
+   slaved ones take the side of that cone. Collective (the counts). */
 static PetscErrorCode ClassifyKinks(LandStage s, PetscInt *nconcave, PetscInt *nslaved)
 {
   Simplex *sx  = (Simplex *)s->data;
@@ -1484,25 +1484,29 @@ static PetscErrorCode ClassifyKinks(LandStage s, PetscInt *nconcave, PetscInt *n
     PetscBool            after = PETSC_FALSE, before = PETSC_FALSE;
     PetscInt             nu = 0;
     if (sx->crit[q] || sx->flat[q] || PetscAbsReal(zeta) > sx->ztol[q]) continue;
-    sx->kind[q] = KINK_CONVEX;
-    if (j >= sx->first_out) continue;
     ConstraintLayer(sx, j, &layer, &unit);
     for (PetscInt k = 0; k < n; k++) {
       PetscInt  p   = r * n + k;
       PetscReal z   = st[k] ? sx->alpha[p] : -sx->alpha[p];
       PetscBool act = (PetscBool)(sx->crit[p] || (!sx->flat[p] && PetscAbsReal(z) <= sx->ztol[p]));
       if (act && k < sx->off[layer]) before = PETSC_TRUE;
-      if (act && k >= sx->off[layer + 1]) after = PETSC_TRUE;
+      if (act && layer < sx->L && k >= sx->off[layer + 1]) after = PETSC_TRUE;
     }
-    if (!after && UnitSensitivity(sx, net, st, layer, unit) >= 0) continue;
-    RowNormal(sx, net, r, st, j, sx->an);
-    for (PetscInt i = 0; i < sx->n0; i++) {
-      sx->un[i] = Dot(sx->n0, sx->B + i * sx->n0, sx->an);
-      umax      = PetscMax(umax, PetscAbsReal(sx->un[i]));
+    if (!before) { /* on one basis hyperplane: its side on each cone is known, which is exact */
+      RowNormal(sx, net, r, st, j, sx->an);
+      for (PetscInt i = 0; i < sx->n0; i++) {
+        sx->un[i] = Dot(sx->n0, sx->B + i * sx->n0, sx->an);
+        umax      = PetscMax(umax, PetscAbsReal(sx->un[i]));
+      }
+      for (PetscInt i = 0; i < sx->n0; i++) nu += PetscAbsReal(sx->un[i]) > sx->lex_tol * umax;
     }
-    for (PetscInt i = 0; i < sx->n0; i++) nu += PetscAbsReal(sx->un[i]) > sx->lex_tol * umax;
-    sx->kind[q] = (!before && nu == 1) ? KINK_SLAVED : KINK_CONCAVE;
-    cnt[sx->kind[q] == KINK_SLAVED]++;
+    if (nu == 1)
+      sx->kind[q] = KINK_SLAVED;
+    else if (j >= sx->first_out || (!after && UnitSensitivity(sx, net, st, layer, unit) >= 0))
+      sx->kind[q] = KINK_CONVEX;
+    else
+      sx->kind[q] = KINK_CONCAVE;
+    if (sx->kind[q] != KINK_CONVEX) cnt[sx->kind[q] == KINK_SLAVED]++;
   }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, cnt, 2, MPIU_INT, MPI_SUM, s->run->comm));
   *nconcave = cnt[0];
