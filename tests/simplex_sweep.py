@@ -23,7 +23,8 @@ Every run must exit 0 and write /simplex (a walk stopped by --max-pivots, defaul
 (1e-12), the loss never rises along the trajectory, at least n0 constraints are active at the end; a
 'local minimum' survives P random steps of 1e-7 of the trained layer; a 'global minimum' equals
 HiGHS's LP optimum (1e-9). For 'local minimum of the basis cone' (a degenerate vertex whose active
-units could bend the loss down) the probes are reported, not asserted: the verdict claims no more.
+units could bend the loss down) the probes are reported, not asserted: the verdict claims no more;
+'numerical breakdown' (the walk's decisions stopped being exact in double precision) is counted.
 Writes OUTDIR/sweep.jsonl (one record a run) and a Markdown table (stdout, and --table). Exit 1 if a
 check failed."""
 import argparse, json, os, subprocess, sys, time
@@ -46,7 +47,7 @@ FAMILIES = {
     "I": dict(widths=[3, 6, 4, 1], layer=1, data="integer", n=120, scale=3, quantile=(0.7,)),
     "J": dict(widths=[4, 5, 4, 2, 1], layer=1, data="integer", n=150, scale=3, leaky=0.01),
 }
-VERDICTS = ("global minimum", "local minimum", "local minimum of the basis cone", "pivot limit")
+VERDICTS = ("global minimum", "local minimum", "local minimum of the basis cone", "pivot limit", "numerical breakdown")
 
 
 def make_data(path, fam, seed):
@@ -113,7 +114,7 @@ def check(res, X, y, fam, alpha, probes, rng):
     n0 = widths[layer] * (widths[layer - 1] + 1)
     zs[-1] = zs[-1] - y[:, None]
     active = sum(int((np.abs(z) <= 1e-9 * (1 + np.abs(z).max())).sum()) for z in zs[layer - 1:])
-    if verdict != "pivot limit" and active < n0:
+    if verdict not in ("pivot limit", "numerical breakdown") and active < n0:
         fail.append(f"{active} active constraints < n0 = {n0}")
     out = dict(verdict=verdict, loss=L, vertices=len(T), active=active, n0=n0)
     out.update({k: float(v) for k, v in S.items()})
@@ -209,8 +210,8 @@ def main():
 
 def table(recs, probes):
     head = ("| family | runs | error exits | global / local min | basis cone only (probes descend) | pivot limit | "
-            "median vertices | zero-length pivots | tie groups | sides set | escapes | median s |")
-    lines = [head, "|" + " --- |" * 12]
+            "numerical breakdown | median vertices | zero-length pivots | tie groups | sides set | escapes | median s |")
+    lines = [head, "|" + " --- |" * 13]
     for name in sorted({r["family"] for r in recs}):
         R = [r for r in recs if r["family"] == name]
         ok = [r for r in R if "verdict" in r]
@@ -220,7 +221,7 @@ def table(recs, probes):
         tot = lambda k: int(sum(r.get(k, 0) for r in ok))  # noqa: E731
         lines.append(f"| {name} | {len(R)} | {sum(r['exit'] != 0 for r in R)} | "
                      f"{v.count('global minimum') + v.count('local minimum')} | "
-                     f"{len(cone)} ({sum(r['probe_descents'] > 0 for r in cone)}) | {v.count('pivot limit')} | "
+                     f"{len(cone)} ({sum(r['probe_descents'] > 0 for r in cone)}) | {v.count('pivot limit')} | {v.count('numerical breakdown')} | "
                      f"{med('vertices'):.0f} | {tot('zero_pivots')} | {tot('tie_groups')} | {tot('sides_set')} | "
                      f"{tot('escapes')} | {np.median([r['seconds'] for r in R]):.2f} |")
     return lines

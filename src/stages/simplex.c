@@ -97,9 +97,10 @@ typedef struct {
   PetscInt  nsingular, excluded, illcond;
   PetscInt  phase, k, phase1_steps, pivots, zero_pivots, since_refactor, refactors, ndescent, ntight, nflat;
   PetscReal loss, loss0, loss1, drift_max, cond;
-  PetscReal xerr; /* the last re-projection's correction: how far x may be from the exact vertex */
-  PetscReal xmax; /* the largest ||x|| of the walk: x carries round-off of at least eps xmax */
-  PetscBool done, certified, cone_only, halted;
+  PetscReal xmax;                                       /* the largest ||x|| of the walk: x carries round-off of at least eps xmax */
+  PetscReal condmax;                                    /* the largest cond1 of the walk: the tolerances never shrink when it falls again */
+  PetscBool done, certified, cone_only, halted, broken; /* broken: numerical breakdown, why[] says how */
+  char      why[320];
   char      verdict[64], test[512];
   /* degeneracy: counters; forced: phase 1's next direction is sx->v (after Escape) */
   PetscInt       group, nlex, nset, nconcave, nslaved, nprobed, escapes;
@@ -340,12 +341,13 @@ static void MarkFlat(Simplex *sx, LandNet net, PetscInt r)
    every vertex rather than updated by alpha += tau beta: at a degenerate vertex such as x = 0 of
    integer data the true values are exact zeros, and the round-off that updates carry along the
    path puts constraints on the wrong side.
-   The tolerance of constraint c is tight_tol times its scale at ||x|| + 2 xerr / tight_tol: the
+   The tolerance of constraint c is tight_tol times its scale at ||x|| + 2 e / tight_tol: the
    round-off of the product, plus (twice) what x's own distance from the exact vertex can move it,
-   xerr: the last re-projection's correction, and at least eps times the largest ||x|| of the walk
-   (every x is formed from earlier ones). Relative to ||x|| alone, a vertex at x* = 0 (rows with
-   y = 0 of integer data) would see its 1e-31 residue as a violation of 100 % of the scale, and the
-   re-projections would shrink x into denormal numbers.
+   e = eps cond1 xmax: a backward-stable solve of the basis system errs by eps cond1 times the size
+   of the points it is formed from, and every x is formed from earlier ones (xmax, the largest ||x||
+   of the walk; cond1 the largest of the walk, so that a constraint held active at one vertex is not
+   found on the wrong side at the next because the basis became better conditioned). Relative to ||x|| alone, a vertex at x* = 0 (rows with y = 0 of
+   integer data) would see its 1e-31 residue as a violation of 100 % of the scale, and the re-projections would shrink x into denormal numbers.
    Collective. */
 static PetscErrorCode PassVertex(LandStage s, PetscBool init)
 {
@@ -357,9 +359,10 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(LAND_SimplexPass, 0, 0, 0, 0));
-  xs       = Norm2(sx->n0, sx->x);
-  sx->xmax = PetscMax(sx->xmax, xs);
-  xs += 2 * PetscMax(sx->xerr, PETSC_MACHINE_EPSILON * sx->xmax) / sx->tight_tol;
+  xs          = Norm2(sx->n0, sx->x);
+  sx->xmax    = PetscMax(sx->xmax, xs);
+  sx->condmax = PetscMax(sx->condmax, sx->cond);
+  xs += 2 * PETSC_MACHINE_EPSILON * PetscMax(sx->condmax, 1.0) * sx->xmax / sx->tight_tol;
   for (PetscInt c = sx->cstart; c < sx->cend; c++) {
     PetscInt   r0 = c * sx->chunk - sx->rstart, m = PetscMin(sx->chunk, sx->nloc - r0);
     PetscReal *Z = sx->alpha + r0 * sx->ncs, f = 0;
@@ -412,10 +415,12 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
     PetscInt sm, ly, un;
     DecodeId(sx, badall, &sm, &ly, &un);
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPIU_REAL, MPI_MIN, s->run->comm));
-    SETERRQ(s->run->comm, PETSC_ERR_NOT_CONVERGED,
-            "simplex: at vertex %" PetscInt_FMT " constraint (sample %" PetscInt_FMT ", layer %" PetscInt_FMT ", neuron %" PetscInt_FMT
-            ") lies on the wrong side of its state by %.3e of its scale (tolerance -simplex_feas_tol %.1e): the walk lost track of the region",
-            sx->k, sm, ly, un, (double)-worst, (double)sx->feas_tol);
+    PetscCheck(!init, s->run->comm, PETSC_ERR_PLIB, "simplex: a constraint is on the wrong side of its state at the start");
+    sx->broken = PETSC_TRUE;
+    PetscCall(PetscSNPrintf(sx->why, sizeof(sx->why),
+                            "at vertex %" PetscInt_FMT " constraint (sample %" PetscInt_FMT ", layer %" PetscInt_FMT ", neuron %" PetscInt_FMT
+                            ") lies on the wrong side of its state by %.3e of its scale (-simplex_feas_tol %.1e), cond1 %.2e",
+                            sx->k, sm, ly, un, (double)-worst, (double)sx->feas_tol, (double)sx->cond));
   }
   PetscFunctionReturn(0);
 }
@@ -966,7 +971,7 @@ static PetscErrorCode ReplaceColumn(LandStage s, PetscInt i, const PetscReal *a,
   }
   ui = sx->u[i];
   sx->since_refactor++;
-  if (PetscAbsReal(ui) <= sx->pivot_tol * umax || sx->since_refactor >= sx->refactor || sx->cond > 1e10) {
+  if (PetscAbsReal(ui) <= sx->pivot_tol * umax || sx->since_refactor >= sx->refactor || sx->cond > 1e6) {
     PetscCall(Rebuild(s));
     *rebuilt = PETSC_TRUE;
     PetscFunctionReturn(0);
@@ -1156,18 +1161,16 @@ static PetscErrorCode ApplyFlip(LandStage s, PetscInt i)
 
 /* Put x back on the basis hyperplanes: A^T dx = -zeta (zeta: oriented values of the basis
    constraints), dx = -B^T zeta at a vertex, -Q R^{-T} zeta in phase 1. Returns max |zeta|
-   relative to the scale of each constraint; ||dx|| (how far x was from the exact vertex) goes to
-   sx->xerr. Collective. */
+   relative to the scale of each constraint. Collective. */
 static PetscErrorCode Reproject(LandStage s, PetscReal *drift)
 {
   Simplex  *sx  = (Simplex *)s->data;
   LandNet   net = s->run->net;
   PetscInt  n0 = sx->n0, nb = sx->nb;
-  PetscReal rel = 0, *zeta = sx->u, xn = Norm2(n0, sx->x), *dx = sx->an;
+  PetscReal rel = 0, *zeta = sx->u, xn = Norm2(n0, sx->x);
 
   PetscFunctionBeginUser;
-  *drift   = 0;
-  sx->xerr = 0;
+  *drift = 0;
   if (!nb) PetscFunctionReturn(0);
   PetscCall(PetscArrayzero(zeta, 2 * n0));
   for (PetscInt i = 0; i < nb; i++) {
@@ -1187,7 +1190,6 @@ static PetscErrorCode Reproject(LandStage s, PetscReal *drift)
       PetscReal t = 0;
       for (PetscInt i = 0; i < n0; i++) t += sx->B[i * n0 + j] * zeta[i];
       sx->x[j] -= t;
-      dx[j] = t;
     }
   } else {
     /* R^T y = zeta (forward substitution), dx = -Q y */
@@ -1201,11 +1203,9 @@ static PetscErrorCode Reproject(LandStage s, PetscReal *drift)
       PetscReal t = 0;
       for (PetscInt i = 0; i < nb; i++) t += sx->Q[i * n0 + j] * y[i];
       sx->x[j] -= t;
-      dx[j] = t;
     }
   }
-  *drift   = rel;
-  sx->xerr = Norm2(n0, dx);
+  *drift = rel;
   PetscFunctionReturn(0);
 }
 
@@ -1418,6 +1418,7 @@ static PetscErrorCode Settle(LandStage s, PetscBool *reverted)
     else
       PetscCall(RebuildPartial(s, &sing));
     if (!sing) PetscCall(PassVertex(s, PETSC_FALSE));
+    if (sx->broken) PetscFunctionReturn(0);
   }
   if (sing) {
     PetscCall(PetscInfo(NULL, "simplex: vertex %" PetscInt_FMT ": the sides make the basis singular or do not settle: restored\n", sx->k));
@@ -1959,9 +1960,20 @@ static PetscErrorCode CheckDecrease(LandStage s, PetscReal prev)
   PetscReal tol = sx->loss_tol * (PetscAbsReal(prev) + PetscSqrtReal(Dot(sx->n0, sx->g, sx->g) * Dot(sx->n0, sx->x, sx->x)));
 
   PetscFunctionBeginUser;
-  PetscCheck(sx->loss <= prev + tol, s->run->comm, PETSC_ERR_PLIB,
-             "simplex: the loss rose from %.17g to %.17g at vertex %" PetscInt_FMT " (more than the round-off allowance %.2e, -simplex_loss_tol)",
-             (double)prev, (double)sx->loss, sx->k, (double)tol);
+  if (!sx->broken && !(sx->loss <= prev + tol)) {
+    sx->broken = PETSC_TRUE;
+    PetscCall(PetscSNPrintf(sx->why, sizeof(sx->why),
+                            "the loss rose from %.17g to %.17g at vertex %" PetscInt_FMT
+                            " (more than the round-off allowance %.2e, -simplex_loss_tol), cond1 %.2e",
+                            (double)prev, (double)sx->loss, sx->k, (double)tol, (double)sx->cond));
+  }
+  if (sx->broken) { /* back to the last vertex recorded: the results hold it */
+    const PetscReal *h = sx->hist + NHIST * (sx->nhist - 1);
+    PetscCall(PetscArraycpy(sx->x, sx->verts + sx->n0 * (sx->nhist - 1), sx->n0));
+    sx->k    = (PetscInt)h[0];
+    sx->loss = h[2];
+    PetscCall(PetscInfo(NULL, "simplex: numerical breakdown: %s\n", sx->why));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -2018,8 +2030,9 @@ static PetscErrorCode Phase1(LandStage s)
     sx->k++;
     if (sx->phase == 1) sx->phase1_steps++;
     PetscCall(PassVertex(s, PETSC_FALSE));
-    PetscCall(Settle(s, NULL));
+    if (!sx->broken) PetscCall(Settle(s, NULL));
     PetscCall(CheckDecrease(s, prev));
+    if (sx->broken) PetscFunctionReturn(0);
     PetscCall(Record(s, tau, id, -1, PETSC_FALSE, 0, (PetscBool)(tau <= sx->zero_tol * (1 + PetscSqrtReal(Dot(n0, sx->x, sx->x)))), drift));
     PetscCall(Monitor(s, PETSC_FALSE));
   }
@@ -2107,7 +2120,13 @@ static PetscErrorCode Phase2(LandStage s)
     PetscCall(ReplaceColumn(s, best, sx->buf, &rebuilt));
     /* crossed kinks changed g; a rebuild has recomputed it already (after: sx->buf held the entering normal) */
     if (sx->ncrossed && !rebuilt) PetscCall(FullGradient(s));
-    PetscCall(Reproject(s, &drift));
+    /* A step of length zero (a tie of active constraints) leaves the point where it is: projecting
+       it onto the new basis would move it by cond1 times the round-off of the entering constraint's
+       value, and move the other active constraints with it. */
+    if (tau > 0)
+      PetscCall(Reproject(s, &drift));
+    else
+      drift = 0;
     if (drift > sx->drift_tol)
       PetscCall(PetscInfo(NULL, "simplex: drift %.3e at vertex %" PetscInt_FMT " before re-projection\n", (double)drift, sx->k + 1));
     sx->drift_max = PetscMax(sx->drift_max, drift);
@@ -2115,8 +2134,9 @@ static PetscErrorCode Phase2(LandStage s)
     sx->k++;
     sx->pivots++;
     PetscCall(PassVertex(s, PETSC_FALSE));
-    PetscCall(Settle(s, NULL));
+    if (!sx->broken) PetscCall(Settle(s, NULL));
     PetscCall(CheckDecrease(s, prev));
+    if (sx->broken) break;
     xn   = PetscSqrtReal(Dot(n0, sx->x, sx->x));
     zero = (PetscBool)(tau <= sx->zero_tol * (1 + xn));
     PetscCall(Record(s, tau, id, leave, (PetscBool)side, n0, zero, drift));
@@ -2163,13 +2183,17 @@ static PetscErrorCode Run_Simplex(LandStage s)
   }
   do { /* phase 1 again after each Escape from a degenerate vertex */
     if (sx->phase != 2) PetscCall(Phase1(s));
-    if (!sx->halted) PetscCall(Phase2(s));
-  } while (!sx->halted && sx->phase != 2);
+    if (!sx->halted && !sx->broken) PetscCall(Phase2(s));
+  } while (!sx->halted && !sx->broken && sx->phase != 2);
   PetscCall(SyncTheta(s));
   PetscCall(PetscTime(&t1));
   PetscCall(PetscLogEventEnd(LAND_Simplex, 0, 0, 0, 0));
   if (sx->halted) PetscFunctionReturn(0);
-  if (sx->certified) {
+  if (sx->broken) {
+    /* no certificate: the decisions of the walk were no longer exact in double precision */
+    PetscCall(PetscStrcpy(sx->verdict, "numerical breakdown"));
+    PetscCall(PetscSNPrintf(sx->test, sizeof(sx->test), "%s; the results hold the last vertex before it", sx->why));
+  } else if (sx->certified) {
     PetscBool convex = (PetscBool)(sx->l == sx->L);
     PetscCall(PetscStrcpy(sx->verdict, convex ? "global minimum" : (sx->cone_only ? "local minimum of the basis cone" : "local minimum")));
     PetscCall(PetscSNPrintf(sx->test, sizeof(sx->test),
@@ -2311,7 +2335,7 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   c[12] = sx->cond;
   c[13] = sx->ndescent;
   c[14] = sx->excluded;
-  c[15] = sx->xerr;
+  c[15] = sx->condmax;
   c[16] = sx->escapes;
   c[17] = sx->nlex;
   c[18] = sx->nset;
@@ -2381,10 +2405,10 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   sx->cond           = c[12];
   sx->ndescent       = (PetscInt)c[13];
   sx->excluded       = (PetscInt)c[14];
-  sx->xerr           = c[15];
   sx->escapes        = (PetscInt)c[16];
   sx->nlex           = (PetscInt)c[17];
   sx->nset           = (PetscInt)c[18];
+  sx->condmax        = c[15];
   sx->illcond        = (PetscInt)c[19];
   sx->forced         = (PetscBool)(c[20] != 0);
   sx->nprobed        = (PetscInt)c[21];
