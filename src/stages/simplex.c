@@ -98,7 +98,6 @@ typedef struct {
   PetscInt  phase, k, phase1_steps, pivots, zero_pivots, since_refactor, refactors, ndescent, ntight, nflat;
   PetscReal loss, loss0, loss1, drift_max, cond;
   PetscReal xmax;                                       /* the largest ||x|| of the walk: x carries round-off of at least eps xmax */
-  PetscReal condmax;                                    /* the largest cond1 of the walk: the tolerances never shrink when it falls again */
   PetscBool done, certified, cone_only, halted, broken; /* broken: numerical breakdown, why[] says how */
   char      why[320];
   char      verdict[64], test[512];
@@ -345,10 +344,9 @@ static void MarkFlat(Simplex *sx, LandNet net, PetscInt r)
    round-off of the product, plus (twice) what x's own distance from the exact vertex can move it,
    e = eps cond1 xmax: a backward-stable solve of the basis system errs by eps cond1 times the size
    of the points it is formed from, and every x is formed from earlier ones (xmax, the largest ||x||
-   of the walk; cond1 the largest of the walk, so that a constraint held active at one vertex is not
-   found on the wrong side at the next because the basis became better conditioned). Relative to ||x|| alone, a vertex at x* = 0 (rows with y = 0 of
-   integer data) would see its 1e-31 residue as a violation of 100 % of the scale, and the re-projections would shrink x into denormal numbers.
-   Collective. */
+   of the walk). Relative to ||x|| alone, a vertex at x* = 0 (rows with y = 0 of integer data)
+   would see its 1e-31 residue as a violation of 100 % of the scale, and the re-projections would
+   shrink x into denormal numbers. Collective. */
 static PetscErrorCode PassVertex(LandStage s, PetscBool init)
 {
   Simplex   *sx    = (Simplex *)s->data;
@@ -359,10 +357,10 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(LAND_SimplexPass, 0, 0, 0, 0));
-  xs          = Norm2(sx->n0, sx->x);
-  sx->xmax    = PetscMax(sx->xmax, xs);
-  sx->condmax = PetscMax(sx->condmax, sx->cond);
-  xs += 2 * PETSC_MACHINE_EPSILON * PetscMax(sx->condmax, 1.0) * sx->xmax / sx->tight_tol;
+  xs       = Norm2(sx->n0, sx->x);
+  sx->xmax = PetscMax(sx->xmax, xs);
+
+  xs += 2 * PETSC_MACHINE_EPSILON * PetscMax(sx->cond, 1.0) * sx->xmax / sx->tight_tol;
   for (PetscInt c = sx->cstart; c < sx->cend; c++) {
     PetscInt   r0 = c * sx->chunk - sx->rstart, m = PetscMin(sx->chunk, sx->nloc - r0);
     PetscReal *Z = sx->alpha + r0 * sx->ncs, f = 0;
@@ -2335,7 +2333,7 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   c[12] = sx->cond;
   c[13] = sx->ndescent;
   c[14] = sx->excluded;
-  c[15] = sx->condmax;
+  c[15] = 0; /* unused */
   c[16] = sx->escapes;
   c[17] = sx->nlex;
   c[18] = sx->nset;
@@ -2408,7 +2406,6 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   sx->escapes        = (PetscInt)c[16];
   sx->nlex           = (PetscInt)c[17];
   sx->nset           = (PetscInt)c[18];
-  sx->condmax        = c[15];
   sx->illcond        = (PetscInt)c[19];
   sx->forced         = (PetscBool)(c[20] != 0);
   sx->nprobed        = (PetscInt)c[21];
