@@ -1965,11 +1965,12 @@ static PetscErrorCode CheckDecrease(LandStage s, PetscReal prev)
                             " (more than the round-off allowance %.2e, -simplex_loss_tol), cond1 %.2e",
                             (double)prev, (double)sx->loss, sx->k, (double)tol, (double)sx->cond));
   }
-  if (sx->broken) { /* back to the last vertex recorded: the results hold it */
+  if (sx->broken) { /* back to the last vertex recorded; its loss from the data, on the sides of the signs */
     const PetscReal *h = sx->hist + NHIST * (sx->nhist - 1);
     PetscCall(PetscArraycpy(sx->x, sx->verts + sx->n0 * (sx->nhist - 1), sx->n0));
-    sx->k    = (PetscInt)h[0];
-    sx->loss = h[2];
+    sx->k = (PetscInt)h[0];
+    PetscCall(PetscArrayzero(sx->crit, sx->nloc * sx->ncs));
+    PetscCall(PassVertex(s, PETSC_TRUE));
     PetscCall(PetscInfo(NULL, "simplex: numerical breakdown: %s\n", sx->why));
   }
   PetscFunctionReturn(0);
