@@ -199,12 +199,12 @@ static void RowForward(Simplex *sx, LandNet net, PetscInt r, const PetscReal *x,
   for (PetscInt o = 0; o < sx->nk; o++) z[sx->first_out + o] -= sx->Y[r * sx->nk + o];
 }
 
-/* Backpropagate gamma (given at layer m, width[m] entries, overwritten) to layer l through the
-   masks of st, and write d(gamma . z_m)/dx = (gamma_l x~^T, gamma_l) into a (n0), scaled by c. */
-static void RowBack(Simplex *sx, LandNet net, PetscInt r, const unsigned char *st, PetscInt m, PetscReal *gam, PetscReal c, PetscReal *a)
+/* Carry gamma (a sensitivity to the pre-activations of layer m, width[m] entries, overwritten)
+   back to the pre-activations of layer k < m through the masks of st. */
+static void BackThrough(Simplex *sx, LandNet net, const unsigned char *st, PetscInt m, PetscInt k, PetscReal *gam)
 {
   PetscReal *t = sx->back;
-  for (PetscInt mm = m; mm > sx->l; mm--) {
+  for (PetscInt mm = m; mm > k; mm--) {
     PetscInt             nin = net->width[mm - 1], no = net->width[mm];
     const PetscReal     *Wm = sx->th + net->woff[mm - 1];
     const unsigned char *sp = st + sx->off[mm - 1];
@@ -215,6 +215,13 @@ static void RowBack(Simplex *sx, LandNet net, PetscInt r, const unsigned char *s
     }
     PetscArraycpy(gam, t, nin);
   }
+}
+
+/* Backpropagate gamma (given at layer m, width[m] entries, overwritten) to layer l through the
+   masks of st, and write d(gamma . z_m)/dx = (gamma_l x~^T, gamma_l) into a (n0), scaled by c. */
+static void RowBack(Simplex *sx, LandNet net, PetscInt r, const unsigned char *st, PetscInt m, PetscReal *gam, PetscReal c, PetscReal *a)
+{
+  BackThrough(sx, net, st, m, sx->l, gam);
   {
     const PetscReal *xt = sx->xt + r * sx->nin;
     for (PetscInt j = 0; j < sx->nout; j++)
@@ -1438,19 +1445,9 @@ static PetscErrorCode Settle(LandStage s, PetscBool *reverted)
    residual weights carried back through layers L..m+1. */
 static PetscReal UnitSensitivity(Simplex *sx, LandNet net, const unsigned char *st, PetscInt m, PetscInt unit)
 {
-  PetscReal *gam = sx->rowg, *t = sx->back, b = 0;
+  PetscReal *gam = sx->rowg, b = 0;
   for (PetscInt o = 0; o < sx->nk; o++) gam[o] = st[sx->first_out + o] ? sx->wpos : -sx->wneg;
-  for (PetscInt mm = sx->L; mm > m + 1; mm--) {
-    PetscInt             nin = net->width[mm - 1], no = net->width[mm];
-    const PetscReal     *Wm = sx->th + net->woff[mm - 1];
-    const unsigned char *sp = st + sx->off[mm - 1];
-    for (PetscInt i = 0; i < nin; i++) {
-      PetscReal acc = 0;
-      for (PetscInt j = 0; j < no; j++) acc += Wm[j * nin + i] * gam[j];
-      t[i] = acc * MaskVal(sx, sp[i]);
-    }
-    PetscArraycpy(gam, t, nin);
-  }
+  BackThrough(sx, net, st, sx->L, m + 1, gam);
   {
     PetscInt         nin = net->width[m], no = net->width[m + 1];
     const PetscReal *Wm = sx->th + net->woff[m];
