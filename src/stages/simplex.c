@@ -97,8 +97,8 @@ typedef struct {
   PetscInt  nsingular, excluded, illcond;
   PetscInt  phase, k, phase1_steps, pivots, zero_pivots, since_refactor, refactors, ndescent, ntight, nflat;
   PetscReal loss, loss0, loss1, drift_max, cond;
-  PetscReal xmax;                                       /* the largest ||x|| of the walk: x carries round-off of at least eps xmax */
-  PetscBool done, certified, cone_only, halted, broken; /* broken: numerical breakdown, why[] says how */
+  PetscReal xmax;                                 /* the largest ||x|| of the walk: x carries round-off of at least eps xmax */
+  PetscBool certified, cone_only, halted, broken; /* broken: numerical breakdown, why[] says how */
   char      why[320];
   char      verdict[64], test[512];
   /* degeneracy: counters; forced: phase 1's next direction is sx->v (after Escape) */
@@ -122,7 +122,7 @@ typedef struct {
 } Simplex;
 
 #define NHIST     19
-#define NCOUNTERS 25 /* the walk's counters in a checkpoint */
+#define NCOUNTERS 23 /* the walk's counters in a checkpoint */
 static const char HistColumns[] =
     "vertex, phase, loss, step, entering_sample, entering_layer, entering_neuron, leaving_sample, leaving_layer, "
     "leaving_neuron, crossed, flips_tested, descent_edges, cond1, zero_step, drift, tight, kinks_crossed, tie_group";
@@ -145,6 +145,13 @@ static PetscReal Norm2(PetscInt n, const PetscReal *a)
   if (big == 0) return 0;
   for (PetscInt i = 0; i < n; i++) t += (a[i] / big) * (a[i] / big);
   return big * PetscSqrtReal(t);
+}
+
+/* Local constraint q is active beyond the basis at the vertex: not basic, not identically zero
+   (MarkFlat), within its round-off tolerance of zero (PassVertex). */
+static inline PetscBool ActiveBeyond(const Simplex *sx, PetscInt q)
+{
+  return (PetscBool)(!sx->crit[q] && !sx->flat[q] && PetscAbsReal(sx->alpha[q]) <= sx->ztol[q]);
 }
 
 static inline PetscReal MaskVal(Simplex *sx, unsigned char s)
@@ -405,7 +412,7 @@ static PetscErrorCode PassVertex(LandStage s, PetscBool init)
         MarkFlat(sx, net, r0 + i);
       else
         PetscCall(PetscArrayzero(sx->flat + q0, sx->ncs));
-      for (PetscInt q = q0; q < q0 + sx->ncs && any; q++) ntight += !sx->crit[q] && !sx->flat[q] && PetscAbsReal(sx->alpha[q]) <= sx->ztol[q];
+      for (PetscInt q = q0; q < q0 + sx->ncs && any; q++) ntight += ActiveBeyond(sx, q);
     }
     LandDDAccumulate(1, &f, dd);
   }
@@ -482,6 +489,22 @@ static int TermCmp(const void *a, const void *b)
   return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
 }
 
+/* u (nb entries) = the coordinates of the normal a in the basis: u_i = r_i . a = (B a)_i at a vertex
+   of phase 2, u = R^{-1} Q^T a on phase 1's partial basis. */
+static void BasisCoords(Simplex *sx, const PetscReal *a, PetscReal *u)
+{
+  PetscInt n0 = sx->n0, nb = sx->nb;
+  if (sx->phase == 2 && nb == n0) {
+    for (PetscInt i = 0; i < n0; i++) u[i] = Dot(n0, sx->B + i * n0, a);
+  } else {
+    for (PetscInt i = 0; i < nb; i++) u[i] = Dot(n0, sx->Q + i * n0, a);
+    for (PetscInt i = nb - 1; i >= 0; i--) { /* R u = Q^T a, R upper triangular (row-major) */
+      for (PetscInt p = i + 1; p < nb; p++) u[i] -= sx->R[i * n0 + p] * u[p];
+      u[i] /= sx->R[i * n0 + i];
+    }
+  }
+}
+
 /* The form of constraint j of local row r at the perturbed point: its oriented value there is
    zeta_c + E_c . eps with E_c = sigma_c sens[c, :] - sum_i u_i sigma_B_i sens[B_i, :], u = B a_c in
    phase 2 (u_i = r_i . a_c) and R^{-1} Q^T a_c in phase 1 (the perturbed point moves by
@@ -492,7 +515,7 @@ static PetscErrorCode BuildForm(LandStage s, PetscInt r, PetscInt j, PetscReal d
 {
   Simplex             *sx  = (Simplex *)s->data;
   LandNet              net = s->run->net;
-  PetscInt             n = sx->ncs, n0 = sx->n0, nb = sx->nb, t = 0, w = 0;
+  PetscInt             n = sx->ncs, nb = sx->nb, t = 0, w = 0;
   const unsigned char *st  = sx->state + r * n;
   PetscInt64           row = sx->rstart + r;
   PetscReal            sg = st[j] ? 1.0 : -1.0, big = 0, *u = sx->un;
@@ -501,15 +524,7 @@ static PetscErrorCode BuildForm(LandStage s, PetscInt r, PetscInt j, PetscReal d
   PetscFunctionBeginUser;
   RowSens(sx, net, st, sx->sens);
   RowNormal(sx, net, r, st, j, sx->an);
-  if (sx->phase == 2 && nb == n0) {
-    for (PetscInt i = 0; i < n0; i++) u[i] = Dot(n0, sx->B + i * n0, sx->an);
-  } else {
-    for (PetscInt i = 0; i < nb; i++) u[i] = Dot(n0, sx->Q + i * n0, sx->an);
-    for (PetscInt i = nb - 1; i >= 0; i--) { /* R u = Q^T a, R upper triangular (row-major) */
-      for (PetscInt p = i + 1; p < nb; p++) u[i] -= sx->R[i * n0 + p] * u[p];
-      u[i] /= sx->R[i * n0 + i];
-    }
-  }
+  BasisCoords(sx, sx->an, u);
   for (PetscInt k = 0; k <= j; k++)
     if (sx->sens[j * n + k] != 0) {
       T[t].id  = row * n + k;
@@ -1340,8 +1355,7 @@ static PetscErrorCode CheckActive(LandStage s, PetscInt *nset)
   }
   PetscCall(BasisForms(s));
   for (PetscInt q = 0; q < sx->nloc * n; q++) {
-    PetscReal zeta = sx->state[q] ? sx->alpha[q] : -sx->alpha[q];
-    if (sx->crit[q] || sx->flat[q] || PetscAbsReal(zeta) > sx->ztol[q]) {
+    if (!ActiveBeyond(sx, q)) {
       sx->known[q] = 0;
       continue;
     }
@@ -1411,8 +1425,8 @@ static PetscErrorCode Settle(LandStage s, PetscBool *reverted)
   for (PetscInt it = 0; !sing; it++) {
     PetscInt n;
     PetscCall(CheckActive(s, &n));
-    PetscCall(PetscInfo(NULL, "simplex: vertex %" PetscInt_FMT ": settle pass %" PetscInt_FMT " set %" PetscInt_FMT " sides\n", sx->k, it, n));
     if (!n) break;
+    PetscCall(PetscInfo(NULL, "simplex: vertex %" PetscInt_FMT ": settle pass %" PetscInt_FMT " set %" PetscInt_FMT " sides\n", sx->k, it, n));
     nset += n;
     if (it == 8) {
       sing = PETSC_TRUE;
@@ -1475,25 +1489,22 @@ static PetscErrorCode ClassifyKinks(LandStage s, PetscInt *nconcave, PetscInt *n
   PetscCall(PetscArrayzero(sx->kind, sx->nloc * n));
   for (PetscInt q = 0; q < sx->nloc * n; q++) {
     PetscInt             r = q / n, j = q % n, layer, unit;
-    const unsigned char *st   = sx->state + r * n;
-    PetscReal            zeta = st[j] ? sx->alpha[q] : -sx->alpha[q], umax = 0;
+    const unsigned char *st    = sx->state + r * n;
+    PetscReal            umax  = 0;
     PetscBool            after = PETSC_FALSE, before = PETSC_FALSE;
     PetscInt             nu = 0;
-    if (sx->crit[q] || sx->flat[q] || PetscAbsReal(zeta) > sx->ztol[q]) continue;
+    if (!ActiveBeyond(sx, q)) continue;
     ConstraintLayer(sx, j, &layer, &unit);
     for (PetscInt k = 0; k < n; k++) {
       PetscInt  p   = r * n + k;
-      PetscReal z   = st[k] ? sx->alpha[p] : -sx->alpha[p];
-      PetscBool act = (PetscBool)(sx->crit[p] || (!sx->flat[p] && PetscAbsReal(z) <= sx->ztol[p]));
+      PetscBool act = (PetscBool)(sx->crit[p] || ActiveBeyond(sx, p));
       if (act && k < sx->off[layer]) before = PETSC_TRUE;
       if (act && layer < sx->L && k >= sx->off[layer + 1]) after = PETSC_TRUE;
     }
     if (!before) { /* on one basis hyperplane: its side on each cone is known, which is exact */
       RowNormal(sx, net, r, st, j, sx->an);
-      for (PetscInt i = 0; i < sx->n0; i++) {
-        sx->un[i] = Dot(sx->n0, sx->B + i * sx->n0, sx->an);
-        umax      = PetscMax(umax, PetscAbsReal(sx->un[i]));
-      }
+      BasisCoords(sx, sx->an, sx->un);
+      for (PetscInt i = 0; i < sx->n0; i++) umax = PetscMax(umax, PetscAbsReal(sx->un[i]));
       for (PetscInt i = 0; i < sx->n0; i++) nu += PetscAbsReal(sx->un[i]) > sx->lex_tol * umax;
     }
     if (nu == 1)
@@ -1535,11 +1546,10 @@ static PetscErrorCode DirDeriv(LandStage s, const PetscReal *d, PetscBool slaved
       PetscInt o = sx->off[mm], w = net->width[mm];
       for (PetscInt i = 0; i < m; i++)
         for (PetscInt q = 0; q < w; q++) {
-          PetscInt  cq  = (r0 + i) * sx->ncs + o + q;
-          PetscReal rho = R[i * sx->ncs + o + q], zeta = sx->state[cq] ? sx->alpha[cq] : -sx->alpha[cq];
-          PetscBool active =
-              (PetscBool)(sx->crit[cq] == 1 || (slaved ? sx->kind[cq] == KINK_SLAVED : !sx->flat[cq] && PetscAbsReal(zeta) <= sx->ztol[cq]));
-          unsigned char side = active && rho != 0 ? (unsigned char)(rho > 0) : sx->state[cq];
+          PetscInt      cq     = (r0 + i) * sx->ncs + o + q;
+          PetscReal     rho    = R[i * sx->ncs + o + q];
+          PetscBool     active = (PetscBool)(sx->crit[cq] == 1 || (slaved ? sx->kind[cq] == KINK_SLAVED : ActiveBeyond(sx, cq)));
+          unsigned char side   = active && rho != 0 ? (unsigned char)(rho > 0) : sx->state[cq];
           if (setsides) sx->state[cq] = side;
           if (mm < sx->L)
             sx->tmp[i * w + q] = MaskVal(sx, side) * rho;
@@ -1774,9 +1784,9 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
                             sx->refactor, &sx->refactor, NULL));
   PetscCall(PetscOptionsReal("-simplex_pivot_tol", "An entering normal must make an angle with sine > tol with the span of the other basis normals",
                              "simplex", sx->pivot_tol, &sx->pivot_tol, NULL));
-  PetscCall(PetscOptionsReal(
-      "-simplex_feas_tol", "Error when a constraint is on the wrong side of its state by more than tol times its scale (the step tolerance epsilon)",
-      "simplex", sx->feas_tol, &sx->feas_tol, NULL));
+  PetscCall(PetscOptionsReal("-simplex_feas_tol",
+                             "A constraint on the wrong side of its state by more than tol times its scale ends the walk: numerical breakdown",
+                             "simplex", sx->feas_tol, &sx->feas_tol, NULL));
   PetscCall(PetscOptionsReal("-simplex_parallel_tol", "A direction with |d z_c| <= tol * scale does not move constraint c (parallel)", "simplex",
                              sx->par_tol, &sx->par_tol, NULL));
   PetscCall(
@@ -1793,7 +1803,8 @@ static PetscErrorCode SetFromOptions_Simplex(LandStage s)
                              &sx->opt_tol, NULL));
   PetscCall(PetscOptionsReal("-simplex_zero_tol", "A step shorter than tol * (1 + ||x||) is a zero-length pivot", "simplex", sx->zero_tol,
                              &sx->zero_tol, NULL));
-  PetscCall(PetscOptionsReal("-simplex_loss_tol", "Round-off allowed in the monotone decrease: L_k+1 <= L_k + tol (L_k + ||g|| ||x||), else an error",
+  PetscCall(PetscOptionsReal("-simplex_loss_tol",
+                             "Round-off allowed in the monotone decrease: L_k+1 <= L_k + tol (L_k + ||g|| ||x||), else numerical breakdown",
                              "simplex", sx->loss_tol, &sx->loss_tol, NULL));
   PetscCall(PetscOptionsReal("-simplex_drift_tol", "Warn when a basis constraint drifted more than tol (relative) before re-projection", "simplex",
                              sx->drift_tol, &sx->drift_tol, NULL));
@@ -2331,16 +2342,14 @@ static PetscErrorCode Save_Simplex(LandStage s, LandCheckpoint ck)
   c[12] = sx->cond;
   c[13] = sx->ndescent;
   c[14] = sx->excluded;
-  c[15] = 0; /* unused */
-  c[16] = sx->escapes;
-  c[17] = sx->nlex;
-  c[18] = sx->nset;
-  c[19] = sx->illcond;
-  c[20] = sx->forced;
-  c[21] = sx->nprobed;
-  c[22] = sx->nconcave;
-  c[23] = sx->xmax;
-  c[24] = sx->checkall;
+  c[15] = sx->escapes;
+  c[16] = sx->nlex;
+  c[17] = sx->nset;
+  c[18] = sx->illcond;
+  c[19] = sx->forced;
+  c[20] = sx->nprobed;
+  c[21] = sx->xmax;
+  c[22] = sx->checkall;
   PetscCall(LandCheckpointPutArray(ck, "counters", 1, NCOUNTERS, c));
   PetscCall(LandCheckpointPutArray(ck, "history", sx->nhist, NHIST, sx->hist));
   PetscCall(LandCheckpointPutArray(ck, "vertices", sx->nhist, sx->n0, sx->verts));
@@ -2401,15 +2410,14 @@ static PetscErrorCode Load_Simplex(LandStage s, LandCheckpoint ck)
   sx->cond           = c[12];
   sx->ndescent       = (PetscInt)c[13];
   sx->excluded       = (PetscInt)c[14];
-  sx->escapes        = (PetscInt)c[16];
-  sx->nlex           = (PetscInt)c[17];
-  sx->nset           = (PetscInt)c[18];
-  sx->illcond        = (PetscInt)c[19];
-  sx->forced         = (PetscBool)(c[20] != 0);
-  sx->nprobed        = (PetscInt)c[21];
-  sx->nconcave       = (PetscInt)c[22];
-  sx->xmax           = c[23];
-  sx->checkall       = (PetscBool)(c[24] != 0);
+  sx->escapes        = (PetscInt)c[15];
+  sx->nlex           = (PetscInt)c[16];
+  sx->nset           = (PetscInt)c[17];
+  sx->illcond        = (PetscInt)c[18];
+  sx->forced         = (PetscBool)(c[19] != 0);
+  sx->nprobed        = (PetscInt)c[20];
+  sx->xmax           = c[21];
+  sx->checkall       = (PetscBool)(c[22] != 0);
   PetscCheck(sx->phase >= 1 && sx->phase <= 3 && sx->nb >= 0 && sx->nb <= sx->n0, s->run->comm, PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint: bad simplex/counters");
   PetscCall(GetExact(s, ck, "basis", 1, 2 * sx->n0, sx->u));
